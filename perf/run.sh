@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Loopback load test, one run, side by side:
+#   backend   nginx `return 200` (1 worker)                 127.0.0.1:18081
+#   nginx     nginx proxy_pass to backend (1 worker)        127.0.0.1:18082
+#   tg-proxy  Tollgate GET /prod/proxy (HTTP_PROXY, threads:1) 127.0.0.1:18083
+#   tg-mock   Tollgate GET /prod/mock  (MOCK)
+# Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over
+# $ROUNDS rounds (start rotated each round), medians reported with ratios to the nginx proxy.
+# Then: Tollgate RSS idle/after load and a reload-under-load check (20 SIGHUPs during 10 s of
+# load; wrk must see no non-2xx responses and no socket errors).
+#
+# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 (s per target) TOLLGATE=1 (0: nginx only).
+# Builds target/release/tollgate with `cargo build --release` if missing or older than sources.
+# Everything is started here, in a temp dir, and killed on exit. Exit 1 on any failure,
+# including a failed reload check. No CPU pinning: on the 2-core machine wrk, the proxy under
+# test and the backend share both cores, and pinning was not shown to help.
+set -euo pipefail
+
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+WARMUP=${WARMUP:-1}
+TOLLGATE=${TOLLGATE:-1}
+
+PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$PERF_DIR")
+BIN=$ROOT/target/release/tollgate
+ADMIN=127.0.0.1:19083
+
+die() { echo "perf/run.sh: $*" >&2; exit 1; }
+log() { echo "$*" >&2; }
+
+for tool in nginx wrk curl timeout awk sed; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
+
+if [ "$TOLLGATE" = 1 ]; then
+    if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+        log "building $BIN ..."
+        (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
+    fi
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-perf.XXXXXX")
+PIDS=()
+cleanup() {
+    local p kids=()
+    for p in ${PIDS[@]+"${PIDS[@]}"}; do
+        # nginx workers are the master's children: collect them by parent pid before the TERM.
+        kids+=($(pgrep -P "$p" 2>/dev/null || true))
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for _ in $(seq 50); do
+        local alive=0
+        for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+port_busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_up NAME PID URL LOGFILE: ≤ 10 s for URL to answer 200 while PID lives.
+wait_up() {
+    local name=$1 pid=$2 url=$3 logfile=$4 end=$((SECONDS + 10))
+    while [ "$SECONDS" -lt "$end" ]; do
+        kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2 || true; die "$name exited during startup (log above)"; }
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" = 200 ] && return 0
+        sleep 0.1
+    done
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not answer 200 on $url within 10 s (log above)"
+}
+
+start_nginx() { # NAME CONF PORT
+    local dir=$TMP/$1
+    mkdir -p "$dir/tmp"
+    port_busy "$3" && die "port $3 is already in use"
+    nginx -p "$dir/" -c "$PERF_DIR/$2" -e "$dir/error.log" &
+    PIDS+=($!)
+    wait_up "nginx $1" "$!" "http://127.0.0.1:$3/" "$dir/error.log"
+}
+
+start_nginx backend nginx-backend.conf 18081
+start_nginx proxy nginx-proxy.conf 18082
+
+names=(backend nginx)
+urls=(http://127.0.0.1:18081/ http://127.0.0.1:18082/)
+bodies=('{"message":"hello from backend"}' '{"message":"hello from backend"}')
+labels=("backend direct (nginx return)" "nginx proxy_pass")
+
+rss_mib() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+if [ "$TOLLGATE" = 1 ]; then
+    for p in 18083 19083; do port_busy "$p" && die "port $p is already in use"; done
+    mkdir -p "$TMP/state"
+    sed "s|@STATE_DIR@|$TMP/state|g" "$PERF_DIR/tollgate-perf.yaml" >"$TMP/tollgate.yaml"
+    "$BIN" run -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
+    TG_PID=$!
+    PIDS+=("$TG_PID")
+    wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
+    sleep 1
+    RSS_IDLE=$(rss_mib "$TG_PID")
+    names+=(tg-proxy tg-mock)
+    urls+=(http://127.0.0.1:18083/prod/proxy http://127.0.0.1:18083/prod/mock)
+    bodies+=('{"message":"hello from backend"}' '{"message":"hello from mock"}')
+    labels+=("Tollgate /prod/proxy (HTTP_PROXY)" "Tollgate /prod/mock (MOCK)")
+fi
+
+# Every target must answer 200 with the expected body before it is measured.
+for i in "${!names[@]}"; do
+    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
+    code=${out##*$'\n'}
+    body=${out%$'\n'*}
+    [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
+    [ "$body" = "${bodies[$i]}" ] || log "warning: ${urls[$i]} body is ${body:0:200}, expected ${bodies[$i]}"
+done
+
+# run_wrk URL SECONDS OUTFILE; prints "rps p99_ms errors" (errors = non-2xx/3xx + socket errors).
+run_wrk() {
+    timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency "$1" >"$3" 2>&1 || die "wrk failed on $1: $(cat "$3")"
+    awk '
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+                      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
+        /Non-2xx or 3xx responses:/ { err += $NF }
+        /Socket errors:/ { for (i = 3; i <= NF; i += 2) { n = $(i + 1); sub(/,/, "", n); err += n } }
+        END { if (rps == "") exit 1; printf "%.0f %.3f %d\n", rps, p99, err }' "$3" || die "cannot parse wrk output $3"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+n=${#names[@]}
+log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
+if [ "$WARMUP" -gt 0 ]; then
+    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
+fi
+for ((r = 0; r < ROUNDS; r++)); do
+    for ((k = 0; k < n; k++)); do
+        i=$(((r + k) % n))
+        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
+        echo "$res" >>"$TMP/res-${names[$i]}"
+        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
+    done
+done
+
+declare -A RPS P99 ERRS
+for name in "${names[@]}"; do
+    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
+    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
+    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
+done
+
+echo
+echo "## Tollgate perf run $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')," \
+    "tollgate $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency," \
+    "$ROUNDS rounds alternated, medians; no CPU pinning."
+echo
+echo "| target | requests/s | p99 | req/s vs nginx proxy | p99 vs nginx proxy | errors (all rounds) |"
+echo "|---|---:|---:|---:|---:|---:|"
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
+        -v nr="${RPS[nginx]}" -v np="${P99[nginx]}" \
+        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
+done
+
+status=0
+if [ "$TOLLGATE" = 1 ]; then
+    kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the load (see above)"
+    RSS_LOADED=$(rss_mib "$TG_PID")
+
+    # Reload under load: 20 SIGHUPs, 0.4 s apart, during 10 s of wrk on /prod/proxy.
+    reloads() { curl -s --max-time 2 "http://$ADMIN/metrics" | awk '/^tollgate_config_reloads_total\{.*result="success"/ { s += $NF } END { print s + 0 }'; }
+    before=$(reloads)
+    run_wrk http://127.0.0.1:18083/prod/proxy 10 "$TMP/wrk-reload.txt" >"$TMP/reload-res" &
+    wrk_job=$!
+    sleep 0.5
+    for _ in $(seq 20); do
+        kill -HUP "$TG_PID" 2>/dev/null || break
+        sleep 0.4
+    done
+    wait "$wrk_job" || die "wrk failed during the reload check"
+    read -r r_rps _ r_err <"$TMP/reload-res"
+    alive=yes
+    kill -0 "$TG_PID" 2>/dev/null || alive=no
+    after=$([ $alive = yes ] && reloads || echo "$before")
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$TMP/wrk-reload.txt")
+    sockerr=$(sed -n 's/^ *Socket errors: //p' "$TMP/wrk-reload.txt")
+    verdict=PASS
+    if [ "$r_err" != 0 ] || [ $alive = no ]; then verdict=FAIL; status=1; fi
+    echo
+    echo "Tollgate RSS: ${RSS_IDLE} MiB idle after startup, ${RSS_LOADED} MiB after the load rounds, $([ $alive = yes ] && rss_mib "$TG_PID" || echo '?') MiB after the reload check."
+    echo
+    echo "Reload under load: 20 SIGHUPs every 0.4 s during wrk -d10s on /prod/proxy: $r_rps req/s," \
+        "non-2xx ${non2xx:-0}, socket errors: ${sockerr:-none}, successful reloads counted $(awk -v a="$after" -v b="$before" 'BEGIN { print a - b }')," \
+        "process alive: $alive → **$verdict**"
+    [ $alive = yes ] || tail -n 30 "$TMP/tollgate.log" >&2
+fi
+exit $status

@@ -1,0 +1,518 @@
+//! Configuration → [`Snapshot`]: an immutable, fully pre-parsed form of the file (route trees,
+//! templates, patterns, resolved upstream peers, metric handles). The server holds one in an
+//! `ArcSwap`; a request pins the snapshot it started with for its whole life.
+
+mod upstream;
+
+use crate::config::model::{self, Config};
+use crate::config::spans::Seg;
+use crate::config::{validate, Problem};
+use crate::integrations::http::HttpProxy;
+use crate::integrations::mock::Mock;
+use crate::integrations::response::IntegrationResponses;
+use crate::integrations::templates::{Passthrough, Templates};
+use crate::integrations::Integration;
+use crate::mapping::Location;
+use crate::metrics::{MethodMetrics, Metrics};
+use crate::path;
+use crate::responses::{GatewayResponseSpec, GatewayResponseType, GatewayResponses};
+use crate::router::{MethodKey, Router, RouterError};
+use crate::vtl::Template;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+pub use upstream::Upstream;
+
+/// The access log format when `server.accessLog` names no format: API Gateway's CLF example.
+pub const DEFAULT_ACCESS_LOG_FORMAT: &str = "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.path $context.protocol\" $context.status $context.responseLength $context.requestId";
+
+/// Turns a host and port into an address. At load time this is a blocking lookup (never on a
+/// request worker); tests pass a fake.
+pub type Resolver<'a> = &'a dyn Fn(&str, u16) -> Result<SocketAddr, String>;
+
+/// Everything a request needs, compiled once per configuration load.
+pub struct Snapshot {
+    pub apis: Vec<RestApi>,
+    api_index: HashMap<String, usize>,
+    /// Lower-cased host → base path mappings, longest base path first.
+    domains: HashMap<String, Vec<BasePath>>,
+    pub server: ServerSettings,
+    /// For requests that reach no API.
+    pub builtin_responses: GatewayResponses,
+    /// Every integration host name and the address it resolved to (for DNS refresh).
+    pub resolved_hosts: Vec<(String, u16, SocketAddr)>,
+}
+
+/// Server settings the request path reads.
+pub struct ServerSettings {
+    pub region: String,
+    pub account_id: String,
+    pub keepalive_timeout_seconds: u64,
+    /// The server-wide access log format; a stage's `accessLogSettings.format` wins.
+    pub access_log: Option<Arc<Template>>,
+}
+
+struct BasePath {
+    /// Without leading or trailing '/'; "" is the `(none)` mapping.
+    path: String,
+    api: usize,
+    stage: usize,
+}
+
+pub struct RestApi {
+    pub id: String,
+    pub router: Router,
+    /// Indexed by the router's method id.
+    pub methods: Vec<Method>,
+    pub stages: Vec<Stage>,
+    stage_index: HashMap<String, usize>,
+    pub responses: GatewayResponses,
+    pub disable_execute_api_endpoint: bool,
+}
+
+impl RestApi {
+    pub fn stage(&self, name: &str) -> Option<usize> {
+        self.stage_index.get(name).copied()
+    }
+}
+
+pub struct Method {
+    pub key: MethodKey,
+    pub resource_path: String,
+    pub authorization_type: String,
+    pub api_key_required: bool,
+    pub params: Vec<ParamDecl>,
+    /// The method's request validator checks parameters.
+    pub validate_params: bool,
+    pub integration: Integration,
+}
+
+/// A declared method request parameter.
+pub struct ParamDecl {
+    pub location: Location,
+    pub name: String,
+    pub required: bool,
+    /// The full key, `method.request.header.x`: AWS lists missing parameters in key order.
+    pub key: String,
+}
+
+pub struct Stage {
+    pub name: String,
+    pub variables: BTreeMap<String, String>,
+    /// Indexed like `RestApi::methods`.
+    pub methods: Vec<StageMethod>,
+    pub access_log: Option<Arc<Template>>,
+}
+
+/// What a method needs that depends on the stage.
+pub struct StageMethod {
+    pub upstream: Option<Upstream>,
+    pub metrics: MethodMetrics,
+}
+
+/// The API and stage a request addresses, and the resource path left to route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'p> {
+    pub api: usize,
+    pub stage: usize,
+    /// The path after the stage (or base path) segment.
+    pub resource_path: &'p str,
+    /// `$context.customDomain.basePathMatched` when a domain name mapping was used.
+    pub base_path: Option<&'p str>,
+}
+
+impl Snapshot {
+    pub fn api(&self, id: &str) -> Option<usize> {
+        self.api_index.get(id).copied()
+    }
+
+    /// Finds the API and stage for a request (DESIGN A3). None means 403 Forbidden.
+    pub fn target<'p>(&self, host: Option<&str>, path: &'p str) -> Option<Target<'p>> {
+        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(a, p)| if p.bytes().all(|b| b.is_ascii_digit()) { a } else { h }));
+        if let Some(h) = host {
+            if let Some(mappings) = self.domains.get(&h.to_ascii_lowercase()) {
+                let trimmed = path.trim_start_matches('/');
+                for m in mappings {
+                    let rest = if m.path.is_empty() {
+                        Some(trimmed)
+                    } else {
+                        trimmed
+                            .strip_prefix(m.path.as_str())
+                            .filter(|r| r.is_empty() || r.starts_with('/'))
+                    };
+                    if let Some(rest) = rest {
+                        let base = (!m.path.is_empty()).then(|| &trimmed[..m.path.len()]);
+                        return Some(Target {
+                            api: m.api,
+                            stage: m.stage,
+                            resource_path: rest,
+                            base_path: base,
+                        });
+                    }
+                }
+                return None;
+            }
+            if let Some((prefix, _)) = h.split_once(".execute-api.") {
+                let api = self.api(prefix)?;
+                return self.stage_target(api, path);
+            }
+        }
+        if let Some(rest) = path.strip_prefix("/restapis/") {
+            let (api_id, rest) = rest.split_once('/')?;
+            let (stage, rest) = rest.split_once('/')?;
+            let rest = rest.strip_prefix("_user_request_")?;
+            if !(rest.is_empty() || rest.starts_with('/')) {
+                return None;
+            }
+            let api = self.api(api_id)?;
+            let stage = self.apis[api].stage(stage)?;
+            return Some(Target {
+                api,
+                stage,
+                resource_path: rest,
+                base_path: None,
+            });
+        }
+        if self.apis.len() == 1 {
+            return self.stage_target(0, path);
+        }
+        None
+    }
+
+    /// The first path segment names the stage (leading slashes collapsed, as AWS does).
+    fn stage_target<'p>(&self, api: usize, path: &'p str) -> Option<Target<'p>> {
+        if self.apis[api].disable_execute_api_endpoint {
+            return None;
+        }
+        let p = path.trim_start_matches('/');
+        let (stage, rest) = match p.find('/') {
+            Some(i) => (&p[..i], &p[i..]),
+            None => (p, ""),
+        };
+        let stage = self.apis[api].stage(stage)?;
+        Some(Target {
+            api,
+            stage,
+            resource_path: rest,
+            base_path: None,
+        })
+    }
+
+    /// The route table: api, stage, method, path, integration type, authorization.
+    pub fn routes(&self) -> String {
+        let mut out = String::from("API\tSTAGE\tMETHOD\tPATH\tINTEGRATION\tAUTHORIZATION\n");
+        for api in &self.apis {
+            for stage in &api.stages {
+                for (path, key, id) in api.router.resources() {
+                    let m = &api.methods[id];
+                    out.push_str(&format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}\n",
+                        api.id,
+                        stage.name,
+                        key.as_str(),
+                        path,
+                        m.integration.kind(),
+                        m.authorization_type
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Validates and compiles `config`. Every problem found is returned, located by path.
+pub fn compile(config: &Config, metrics: &Metrics, resolve: Resolver) -> Result<Snapshot, Vec<Problem>> {
+    let problems = validate::validate(config);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let mut c = Compiler {
+        problems: Vec::new(),
+        metrics,
+        resolve,
+        resolved: Vec::new(),
+    };
+    let server = c.server(&config.server);
+    let apis: Vec<RestApi> = config
+        .rest_apis
+        .iter()
+        .enumerate()
+        .filter_map(|(i, api)| c.rest_api(i, api, &server))
+        .collect();
+    if !c.problems.is_empty() {
+        return Err(c.problems);
+    }
+    let api_index: HashMap<String, usize> =
+        apis.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
+    let mut domains: HashMap<String, Vec<BasePath>> = HashMap::new();
+    for d in &config.domain_names {
+        let list = domains.entry(d.domain_name.to_ascii_lowercase()).or_default();
+        for m in &d.base_path_mappings {
+            let (Some(&api), path) = (api_index.get(&m.rest_api_id), m.base_path.trim_matches('/'))
+            else {
+                continue;
+            };
+            let Some(stage) = apis[api].stage(&m.stage) else {
+                continue;
+            };
+            let path = if path == "(none)" { "" } else { path };
+            list.push(BasePath {
+                path: path.to_string(),
+                api,
+                stage,
+            });
+        }
+        list.sort_by_key(|b| std::cmp::Reverse(b.path.len()));
+    }
+    Ok(Snapshot {
+        apis,
+        api_index,
+        domains,
+        server,
+        builtin_responses: GatewayResponses::builtin().clone(),
+        resolved_hosts: c.resolved,
+    })
+}
+
+struct Compiler<'a> {
+    problems: Vec<Problem>,
+    metrics: &'a Metrics,
+    resolve: Resolver<'a>,
+    resolved: Vec<(String, u16, SocketAddr)>,
+}
+
+fn at(base: &[Seg], rest: Vec<Seg>) -> Vec<Seg> {
+    let mut p = base.to_vec();
+    p.extend(rest);
+    p
+}
+
+impl Compiler<'_> {
+    fn err(&mut self, path: Vec<Seg>, msg: impl Into<String>) {
+        self.problems.push(Problem::new(path, msg));
+    }
+
+    fn template(&mut self, path: Vec<Seg>, src: &str) -> Option<Arc<Template>> {
+        match Template::parse(src) {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                self.err(path, format!("template error at {}:{}: {}", e.line, e.column, e.message));
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, s: &model::Server) -> ServerSettings {
+        let access_log = s.access_log.as_ref().and_then(|a| {
+            let format = a.format.as_deref().unwrap_or(DEFAULT_ACCESS_LOG_FORMAT);
+            self.template(path!["server", "accessLog", "format"], format)
+        });
+        ServerSettings {
+            region: s.region.clone(),
+            account_id: s.account_id.clone(),
+            keepalive_timeout_seconds: s.keepalive_timeout_seconds,
+            access_log,
+        }
+    }
+
+    fn rest_api(&mut self, i: usize, api: &model::RestApi, server: &ServerSettings) -> Option<RestApi> {
+        let base = path!["restApis", i];
+        let before = self.problems.len();
+        // Methods in file order: resource path, then method key.
+        let mut table: Vec<(String, Vec<(MethodKey, usize)>)> = Vec::new();
+        let mut methods = Vec::new();
+        for (res, ms) in &api.resources {
+            let mut list = Vec::new();
+            for (m, spec) in ms {
+                let Some(key) = MethodKey::parse(m) else { continue };
+                let mpath = at(&base, path!["resources", res, m]);
+                if let Some(method) = self.method(&mpath, res, key, spec, api) {
+                    list.push((key, methods.len()));
+                    methods.push(method);
+                }
+            }
+            table.push((res.clone(), list));
+        }
+        let router = match Router::build(&table) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                let res = match &e {
+                    RouterError::InvalidPath { path, .. }
+                    | RouterError::DuplicateResource { path }
+                    | RouterError::DuplicateMethod { path, .. }
+                    | RouterError::VariableSibling { path, .. }
+                    | RouterError::GreedyNotLast { path, .. } => path.clone(),
+                };
+                self.err(at(&base, path!["resources", res]), e.to_string());
+                None
+            }
+        };
+        let mut custom = Vec::new();
+        for (name, gr) in &api.gateway_responses {
+            let gpath = at(&base, path!["gatewayResponses", name]);
+            let Some(kind) = GatewayResponseType::parse(name) else {
+                self.err(gpath, format!("unknown gateway response type `{name}`"));
+                continue;
+            };
+            let status_code = match &gr.status_code {
+                None => None,
+                Some(s) => match s.0.parse::<u16>() {
+                    Ok(c) if (100..=599).contains(&c) => Some(c),
+                    _ => {
+                        self.err(at(&gpath, path!["statusCode"]), "statusCode must be an HTTP status code");
+                        None
+                    }
+                },
+            };
+            custom.push((
+                kind,
+                GatewayResponseSpec {
+                    status_code,
+                    response_parameters: gr.response_parameters.clone().into_iter().collect(),
+                    response_templates: gr.response_templates.clone().into_iter().collect(),
+                },
+            ));
+        }
+        let responses = match GatewayResponses::compile(&custom) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                self.err(at(&base, path!["gatewayResponses"]), e);
+                None
+            }
+        };
+        let mut stages = Vec::new();
+        for (j, s) in api.stages.iter().enumerate() {
+            let spath = at(&base, path!["stages", j]);
+            let access_log = match s.access_log_settings.as_ref().and_then(|a| a.format.as_deref()) {
+                Some(f) => self.template(at(&spath, path!["accessLogSettings", "format"]), f),
+                None => server.access_log.clone(),
+            };
+            let mut stage_methods = Vec::with_capacity(methods.len());
+            for m in &methods {
+                let upstream = match &m.integration {
+                    Integration::HttpProxy(p) => {
+                        let ipath = at(&base, path!["resources", &m.resource_path, m.key.as_str(), "integration", "uri"]);
+                        match upstream::Upstream::new(p, &s.variables, self.resolve) {
+                            Ok((u, host)) => {
+                                if let Some(h) = host {
+                                    self.resolved.push(h);
+                                }
+                                Some(u)
+                            }
+                            Err(e) => {
+                                self.err(ipath, format!("stage {}: {e}", s.stage_name));
+                                None
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                stage_methods.push(StageMethod {
+                    upstream,
+                    metrics: self.metrics.method(&api.id, &s.stage_name, m.key.as_str(), &m.resource_path),
+                });
+            }
+            stages.push(Stage {
+                name: s.stage_name.clone(),
+                variables: s.variables.clone(),
+                methods: stage_methods,
+                access_log,
+            });
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        let stage_index = stages.iter().enumerate().map(|(j, s)| (s.name.clone(), j)).collect();
+        Some(RestApi {
+            id: api.id.clone(),
+            router: router?,
+            methods,
+            stages,
+            stage_index,
+            responses: responses?,
+            disable_execute_api_endpoint: api.disable_execute_api_endpoint,
+        })
+    }
+
+    fn method(
+        &mut self,
+        mpath: &[Seg],
+        resource: &str,
+        key: MethodKey,
+        spec: &model::Method,
+        api: &model::RestApi,
+    ) -> Option<Method> {
+        let mut params: Vec<ParamDecl> = spec
+            .request_parameters
+            .iter()
+            .filter_map(|(k, required)| {
+                let (loc, name) = validate::parse_param_key(
+                    k,
+                    "method.request.",
+                    &["path", "querystring", "header", "multivaluequerystring", "multivalueheader"],
+                )?;
+                Some(ParamDecl {
+                    location: Location::parse(loc)?,
+                    name: name.to_string(),
+                    required: *required,
+                    key: k.clone(),
+                })
+            })
+            .collect();
+        params.sort_by(|a, b| a.key.cmp(&b.key));
+        let validate_params = spec
+            .request_validator
+            .as_ref()
+            .and_then(|v| api.request_validators.get(v))
+            .is_some_and(|v| v.validate_request_parameters);
+        let int = spec.integration.as_ref()?;
+        let ipath = at(mpath, path!["integration"]);
+        let integration = match int.kind.as_str() {
+            "HTTP_PROXY" => match HttpProxy::compile(int) {
+                Ok(p) => Integration::HttpProxy(p),
+                Err(e) => {
+                    self.err(at(&ipath, path!["uri"]), e);
+                    return None;
+                }
+            },
+            "MOCK" => {
+                let request_templates = match Templates::compile(&int.request_templates) {
+                    Ok(t) => t,
+                    Err((ct, e)) => {
+                        self.err(
+                            at(&ipath, path!["requestTemplates", ct]),
+                            format!("template error at {}:{}: {}", e.line, e.column, e.message),
+                        );
+                        return None;
+                    }
+                };
+                let responses = match IntegrationResponses::compile(&int.integration_responses) {
+                    Ok(r) => r,
+                    Err((k, field, msg)) => {
+                        self.err(at(&ipath, path!["integrationResponses", k, field]), msg);
+                        return None;
+                    }
+                };
+                Integration::Mock(Mock {
+                    request_templates,
+                    passthrough: Passthrough::parse(int.passthrough_behavior.as_deref()),
+                    responses,
+                })
+            }
+            "HTTP" => Integration::Unavailable("HTTP"),
+            "AWS" => Integration::Unavailable("AWS"),
+            "AWS_PROXY" => Integration::Unavailable("AWS_PROXY"),
+            _ => return None,
+        };
+        Some(Method {
+            key,
+            resource_path: resource.to_string(),
+            authorization_type: spec.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+            api_key_required: spec.api_key_required,
+            params,
+            validate_params,
+            integration,
+        })
+    }
+}

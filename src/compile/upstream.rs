@@ -1,0 +1,48 @@
+//! A resolved HTTP_PROXY upstream: the endpoint of one stage and the Pingora peer to reach it.
+
+use super::Resolver;
+use crate::integrations::http::{Endpoint, HttpProxy};
+use pingora::upstreams::peer::HttpPeer;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Upstream connections idle longer than this are closed (below common backend keep-alives).
+const POOL_IDLE: Duration = Duration::from_secs(55);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Upstream {
+    pub endpoint: Endpoint,
+    /// Cloned for each request; every timeout set.
+    pub peer: HttpPeer,
+}
+
+impl Upstream {
+    /// Builds the upstream for a stage. Returns the host lookup made, if the host was a name.
+    pub fn new(
+        proxy: &HttpProxy,
+        variables: &BTreeMap<String, String>,
+        resolve: Resolver,
+    ) -> Result<(Upstream, Option<(String, u16, SocketAddr)>), String> {
+        let endpoint = proxy.endpoint(variables)?;
+        let (addr, lookup) = match endpoint.host.parse::<std::net::IpAddr>() {
+            Ok(ip) => (SocketAddr::new(ip, endpoint.port), None),
+            Err(_) => {
+                let a = resolve(&endpoint.host, endpoint.port)?;
+                (a, Some((endpoint.host.clone(), endpoint.port, a)))
+            }
+        };
+        let mut peer = HttpPeer::new(addr, endpoint.tls, endpoint.host.clone());
+        let o = &mut peer.options;
+        o.connection_timeout = Some(CONNECT_TIMEOUT.min(proxy.timeout));
+        o.total_connection_timeout = Some(CONNECT_TIMEOUT.min(proxy.timeout));
+        o.read_timeout = Some(proxy.timeout);
+        o.write_timeout = Some(proxy.timeout);
+        o.idle_timeout = Some(POOL_IDLE);
+        if proxy.insecure_skip_verification {
+            o.verify_cert = false;
+            o.verify_hostname = false;
+        }
+        Ok((Upstream { endpoint, peer }, lookup))
+    }
+}

@@ -1,0 +1,191 @@
+//! Where each key of the YAML file stands, so that semantic errors found after deserialization
+//! can still be reported as `FILE:LINE:COL`. The file is walked once with a marked event parser
+//! and every mapping key and sequence item is recorded under its path.
+
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::Marker;
+
+/// One step of a path into the document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+impl From<&str> for Seg {
+    fn from(s: &str) -> Seg {
+        Seg::Key(s.to_string())
+    }
+}
+impl From<String> for Seg {
+    fn from(s: String) -> Seg {
+        Seg::Key(s)
+    }
+}
+impl From<&String> for Seg {
+    fn from(s: &String) -> Seg {
+        Seg::Key(s.clone())
+    }
+}
+impl From<usize> for Seg {
+    fn from(i: usize) -> Seg {
+        Seg::Index(i)
+    }
+}
+
+/// Builds a path: `path!["restApis", 0, "resources", res]`.
+#[macro_export]
+macro_rules! path {
+    ($($s:expr),* $(,)?) => { vec![$($crate::config::spans::Seg::from($s)),*] };
+}
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Path → position of the key (or sequence item) that starts it.
+#[derive(Debug, Default)]
+pub struct Spans {
+    map: HashMap<Vec<Seg>, Pos>,
+}
+
+impl Spans {
+    /// Indexes `text`; a syntax error leaves the index partial (the error itself is reported
+    /// by the deserializer).
+    pub fn index(text: &str) -> Spans {
+        let mut walker = Walker::default();
+        let mut parser = Parser::new_from_str(text);
+        let _ = parser.load(&mut walker, false);
+        Spans { map: walker.map }
+    }
+
+    /// The position of `path`, or of its longest indexed prefix.
+    pub fn find(&self, path: &[Seg]) -> Pos {
+        for n in (0..=path.len()).rev() {
+            if let Some(p) = self.map.get(&path[..n]) {
+                return *p;
+            }
+        }
+        Pos { line: 1, column: 1 }
+    }
+}
+
+enum Frame {
+    /// Inside a mapping: the key just read (None while waiting for a key).
+    Map(Option<Seg>),
+    Seq(usize),
+}
+
+/// A collection being read, and whether it added a step to the path.
+struct Open {
+    frame: Frame,
+    pushed: bool,
+}
+
+#[derive(Default)]
+struct Walker {
+    stack: Vec<Open>,
+    path: Vec<Seg>,
+    map: HashMap<Vec<Seg>, Pos>,
+}
+
+impl Walker {
+    /// Called when a node (scalar, mapping or sequence) starts: decides whether it is a key
+    /// or a value, and records the position of values' paths.
+    fn node_start(&mut self, mark: Marker, scalar: Option<&str>) -> bool {
+        let pos = Pos {
+            line: mark.line(),
+            column: mark.col() + 1,
+        };
+        match self.stack.last_mut().map(|o| &mut o.frame) {
+            Some(Frame::Map(key @ None)) => {
+                // This node is a key.
+                let k = Seg::Key(scalar.unwrap_or_default().to_string());
+                let mut p = self.path.clone();
+                p.push(k.clone());
+                self.map.insert(p, pos);
+                *key = Some(k);
+                false
+            }
+            Some(Frame::Map(Some(k))) => {
+                let k = k.clone();
+                self.path.push(k);
+                true
+            }
+            Some(Frame::Seq(i)) => {
+                let idx = *i;
+                *i += 1;
+                self.path.push(Seg::Index(idx));
+                self.map.entry(self.path.clone()).or_insert(pos);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Called when a value node ends.
+    fn node_end(&mut self, pushed: bool) {
+        if pushed {
+            self.path.pop();
+            if let Some(Open {
+                frame: Frame::Map(key),
+                ..
+            }) = self.stack.last_mut()
+            {
+                *key = None;
+            }
+        }
+    }
+}
+
+impl MarkedEventReceiver for Walker {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        match ev {
+            Event::Scalar(ref s, ..) => {
+                let pushed = self.node_start(mark, Some(s));
+                self.node_end(pushed);
+            }
+            Event::Alias(_) => {
+                let pushed = self.node_start(mark, None);
+                self.node_end(pushed);
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let pushed = self.node_start(mark, None);
+                let frame = match ev {
+                    Event::MappingStart(..) => Frame::Map(None),
+                    _ => Frame::Seq(0),
+                };
+                self.stack.push(Open { frame, pushed });
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some(open) = self.stack.pop() {
+                    self.node_end(open.pushed);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_keys_and_items() {
+        let text = "server:\n  listen: [\"a\"]\nrestApis:\n  - id: x\n    resources:\n      /pets:\n        GET: {authorizer: nope}\n";
+        let s = Spans::index(text);
+        assert_eq!(s.find(&crate::path!["server"]), Pos { line: 1, column: 1 });
+        assert_eq!(s.find(&crate::path!["server", "listen"]), Pos { line: 2, column: 3 });
+        assert_eq!(s.find(&crate::path!["restApis", 0usize, "id"]), Pos { line: 4, column: 5 });
+        let p = crate::path!["restApis", 0usize, "resources", "/pets", "GET", "authorizer"];
+        assert_eq!(s.find(&p), Pos { line: 7, column: 15 });
+        // Unknown deeper paths fall back to the nearest known one.
+        let q = crate::path!["restApis", 0usize, "resources", "/pets", "POST"];
+        assert_eq!(s.find(&q), Pos { line: 6, column: 7 });
+    }
+}

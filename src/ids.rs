@@ -1,0 +1,340 @@
+//! Request identifiers (AWS §7.3) from a thread-local generator: no syscall per request.
+//!
+//! Each thread seeds a xoshiro256++ generator once, from 32 bytes of `/dev/urandom`
+//! mixed with std's per-thread OS-seeded `RandomState` (which alone suffices where
+//! `/dev/urandom` is missing). The output is statistically unique, not cryptographically
+//! unpredictable: never use it for secrets. A process forked after a thread has drawn an
+//! id would repeat that thread's sequence in the child; fork before serving.
+
+use std::cell::Cell;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::io::Read;
+
+thread_local! {
+    static RNG: Cell<[u64; 4]> = Cell::new(seed());
+}
+
+fn splitmix64(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn seed() -> [u64; 4] {
+    let mut key = [0u64; 4];
+    let mut buf = [0u8; 32];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        if f.read_exact(&mut buf).is_ok() {
+            for (k, chunk) in key.iter_mut().zip(buf.chunks_exact(8)) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                *k = u64::from_le_bytes(b);
+            }
+        }
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let thread = std::thread::current().id();
+    for (i, k) in key.iter_mut().enumerate() {
+        // Each RandomState::new() has distinct OS-derived keys.
+        let mut h = RandomState::new().build_hasher();
+        i.hash(&mut h);
+        nanos.hash(&mut h);
+        thread.hash(&mut h);
+        std::process::id().hash(&mut h);
+        *k ^= h.finish();
+    }
+    let mut state = [0u64; 4];
+    for (s, k) in state.iter_mut().zip(key) {
+        let mut x = k;
+        *s = splitmix64(&mut x);
+    }
+    if state == [0; 4] {
+        state[0] = 1; // xoshiro's one forbidden state
+    }
+    state
+}
+
+/// xoshiro256++ step.
+fn next_u64() -> u64 {
+    RNG.with(|cell| {
+        let mut s = cell.get();
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        cell.set(s);
+        result
+    })
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A request id: a UUID string, `$context.requestId` / `x-amzn-RequestId`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RequestId([u8; 36]);
+
+impl RequestId {
+    /// Accepts a client-supplied UUID (`8-4-4-4-12` hex digits, any case, any version),
+    /// as AWS does for an incoming `x-amzn-RequestId`; kept as given.
+    pub fn parse(s: &str) -> Option<RequestId> {
+        let b = s.as_bytes();
+        if b.len() != 36 {
+            return None;
+        }
+        let ok = b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        });
+        let mut out = [0u8; 36];
+        out.copy_from_slice(b);
+        ok.then_some(RequestId(out))
+    }
+
+    /// The 36-character string.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored (generated hex or validated input).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RequestId({})", self.as_str())
+    }
+}
+
+impl AsRef<str> for RequestId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A random UUID v4 string (lowercase hex, version 4, variant `10xx`).
+pub fn request_id() -> RequestId {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&next_u64().to_le_bytes());
+    bytes[8..].copy_from_slice(&next_u64().to_le_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let mut out = [0u8; 36];
+    let mut o = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[o] = b'-';
+            o += 1;
+        }
+        out[o] = HEX[usize::from(b >> 4)];
+        out[o + 1] = HEX[usize::from(b & 0xf)];
+        o += 2;
+    }
+    RequestId(out)
+}
+
+/// `x-amz-apigw-id` / `$context.extendedRequestId`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExtendedRequestId([u8; 16]);
+
+impl ExtendedRequestId {
+    /// The 16-character string.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for ExtendedRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for ExtendedRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ExtendedRequestId({})", self.as_str())
+    }
+}
+
+impl AsRef<str> for ExtendedRequestId {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// A random extended request id shaped like AWS's (e.g. `S-D5rG9QFiAFnVg=`): 11 random
+/// bytes in URL-safe base64 (`A-Za-z0-9-_`), so 15 characters and one `=`.
+pub fn extended_request_id() -> ExtendedRequestId {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    // 88 random bits, big-endian in the top of a u128: 14 full sextets, then 4 bits.
+    let bits = (((u128::from(next_u64()) << 64) | u128::from(next_u64())) >> 40) << 40;
+    let mut out = [b'='; 16];
+    for (i, c) in out.iter_mut().take(15).enumerate() {
+        let sextet = (bits >> (122 - 6 * i)) & 0x3f;
+        *c = B64[sextet as usize];
+    }
+    ExtendedRequestId(out)
+}
+
+/// An `X-Amzn-Trace-Id` value, `Root=1-<8 hex epoch seconds>-<24 hex random>`.
+pub fn trace_id(epoch_secs: u64) -> String {
+    let mut out = String::with_capacity(40);
+    out.push_str("Root=1-");
+    push_hex(&mut out, epoch_secs & 0xffff_ffff, 8);
+    out.push('-');
+    push_hex(&mut out, next_u64() >> 32, 8);
+    push_hex(&mut out, next_u64(), 16);
+    out
+}
+
+/// Appends the low `digits` hex digits of `v`, zero-padded.
+fn push_hex(out: &mut String, v: u64, digits: u32) {
+    for i in (0..digits).rev() {
+        out.push(char::from(HEX[((v >> (4 * i)) & 0xf) as usize]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn assert_uuid_v4(s: &str) {
+        assert_eq!(s.len(), 36, "{s}");
+        for (i, c) in s.chars().enumerate() {
+            match i {
+                8 | 13 | 18 | 23 => assert_eq!(c, '-', "{s}"),
+                _ => assert!(matches!(c, '0'..='9' | 'a'..='f'), "{s}"),
+            }
+        }
+        assert_eq!(&s[14..15], "4", "version: {s}");
+        assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"), "variant: {s}");
+    }
+
+    #[test]
+    fn request_ids_are_uuid_v4_and_unique() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let id = request_id();
+            assert_uuid_v4(id.as_str());
+            assert!(seen.insert(id), "duplicate {id}");
+        }
+        assert_eq!(
+            RequestId::parse(request_id().as_str()).map(|r| r.0.len()),
+            Some(36)
+        );
+    }
+
+    #[test]
+    fn request_ids_differ_across_threads() {
+        let handles: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| (0..1000).map(|_| request_id()).collect::<Vec<_>>()))
+            .collect();
+        let mut seen = HashSet::new();
+        for h in handles {
+            for id in h.join().unwrap() {
+                assert!(seen.insert(id), "duplicate {id}");
+            }
+        }
+        assert_eq!(seen.len(), 4000);
+    }
+
+    #[test]
+    fn request_id_nibbles_look_random() {
+        // Every hex digit shows up in every random position over enough draws.
+        let mut seen = [[false; 16]; 36];
+        for _ in 0..2000 {
+            for (i, b) in request_id().as_str().bytes().enumerate() {
+                if let Some(d) = HEX.iter().position(|&h| h == b) {
+                    seen[i][d] = true;
+                }
+            }
+        }
+        for (i, row) in seen.iter().enumerate() {
+            let count = row.iter().filter(|&&x| x).count();
+            let expected = match i {
+                8 | 13 | 18 | 23 => 0,
+                14 => 1,
+                19 => 4,
+                _ => 16,
+            };
+            assert_eq!(count, expected, "position {i}");
+        }
+    }
+
+    #[test]
+    fn parse_client_request_id() {
+        let s = "C0FFEE00-1234-5678-9abc-def012345678";
+        assert_eq!(
+            RequestId::parse(s).map(|r| r.to_string()),
+            Some(s.to_string())
+        );
+        assert_eq!(RequestId::parse("not-a-uuid"), None);
+        assert_eq!(
+            RequestId::parse("c0ffee00-1234-5678-9abc-def01234567g"),
+            None
+        );
+        assert_eq!(
+            RequestId::parse("c0ffee00x1234-5678-9abc-def012345678"),
+            None
+        );
+        assert_eq!(
+            RequestId::parse("c0ffee00-1234-5678-9abc-def0123456789"),
+            None
+        );
+        assert_eq!(
+            RequestId::parse("é0ffee0-1234-5678-9abc-def012345678"),
+            None
+        );
+    }
+
+    #[test]
+    fn extended_request_ids_look_like_aws() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            let id = extended_request_id();
+            let s = id.as_str();
+            assert_eq!(s.len(), 16, "{s}");
+            assert!(s.ends_with('='), "{s}");
+            assert!(
+                s[..15]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                "{s}"
+            );
+            // The 15th character carries 4 bits followed by two zero bits, as in real
+            // base64 of 11 bytes.
+            let last = s.as_bytes()[14];
+            let value = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                .iter()
+                .position(|&c| c == last)
+                .unwrap();
+            assert_eq!(value % 4, 0, "{s}");
+            assert!(seen.insert(id), "duplicate {s}");
+        }
+    }
+
+    #[test]
+    fn trace_id_format() {
+        let t = trace_id(0x5f3a_1b2c);
+        assert_eq!(t.len(), 40, "{t}");
+        assert!(t.starts_with("Root=1-5f3a1b2c-"), "{t}");
+        assert!(t[16..].bytes().all(|b| HEX.contains(&b)), "{t}");
+        assert_ne!(trace_id(1), trace_id(1));
+        assert!(trace_id(1).starts_with("Root=1-00000001-"));
+    }
+}

@@ -1,0 +1,80 @@
+//! MOCK integrations: the request template's `statusCode` selects the integration response.
+
+use super::response::{IntegrationResponses, MethodResponse};
+use super::templates::{Passthrough, Templates};
+use super::Failure;
+use crate::mapping::Values;
+use crate::responses::GatewayResponseType;
+use crate::vtl::TemplateContext;
+
+pub struct Mock {
+    pub request_templates: Templates,
+    pub passthrough: Passthrough,
+    pub responses: IntegrationResponses,
+}
+
+impl Mock {
+    /// Runs the mock for a request with `content_type` and `accept`.
+    pub fn invoke<C: Values + TemplateContext>(
+        &self,
+        ctx: &C,
+        content_type: Option<&str>,
+        accept: Option<&str>,
+    ) -> Result<MethodResponse, Failure> {
+        let rendered;
+        let request = match self.request_templates.for_request(content_type, self.passthrough)? {
+            Some(t) => {
+                let mut out = String::new();
+                t.render(ctx, &mut out);
+                rendered = out;
+                rendered.as_str()
+            }
+            None => ctx.input_body(),
+        };
+        let status = status_code(request).ok_or_else(|| Failure {
+            kind: GatewayResponseType::ApiConfigurationError,
+            message: Some("Internal server error".into()),
+        })?;
+        self.responses
+            .respond(&status.to_string(), ctx, accept, "", None)
+    }
+}
+
+/// The `statusCode` of a MOCK request payload. AWS reads it from JSON, and also accepts the
+/// relaxed object form CDK writes (`{statusCode: 200}`); an empty payload means 200.
+pub fn status_code(payload: &str) -> Option<u16> {
+    let p = payload.trim();
+    if p.is_empty() {
+        return Some(200);
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(p) {
+        let code = v.get("statusCode")?;
+        return code
+            .as_u64()
+            .or_else(|| code.as_str().and_then(|s| s.trim().parse().ok()))
+            .and_then(|c| u16::try_from(c).ok())
+            .filter(|c| (100..=599).contains(c));
+    }
+    // Relaxed form: find the key, then the number after the colon.
+    let at = p.find("statusCode")?;
+    let rest = p[at + "statusCode".len()..].trim_start_matches(['"', '\'']).trim_start();
+    let rest = rest.strip_prefix(':')?.trim_start().trim_start_matches(['"', '\'']);
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|c| (100..=599).contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::status_code;
+
+    #[test]
+    fn status_code_forms() {
+        assert_eq!(status_code(r#"{"statusCode": 200}"#), Some(200));
+        assert_eq!(status_code(r#"{"statusCode": "404"}"#), Some(404));
+        assert_eq!(status_code("{statusCode: 201}"), Some(201));
+        assert_eq!(status_code(""), Some(200));
+        assert_eq!(status_code("{\"other\": 1}"), None);
+        assert_eq!(status_code("not json"), None);
+        assert_eq!(status_code(r#"{"statusCode": 99}"#), None);
+    }
+}

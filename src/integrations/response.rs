@@ -1,0 +1,129 @@
+//! Integration responses: selection by `selectionPattern`, then header mapping and templates
+//! (AWS "integration response" → "method response").
+
+use super::templates::Templates;
+use super::Failure;
+use crate::config::model::IntegrationResponse as Spec;
+use crate::mapping::{Source, Values};
+use crate::responses::GatewayResponseType;
+use crate::vtl::TemplateContext;
+use regex::Regex;
+
+/// One compiled integration response.
+pub struct IntegrationResponse {
+    pub status: u16,
+    /// Anchored: AWS matches the whole selector (Java `String.matches`).
+    pattern: Option<Regex>,
+    parameters: Vec<(String, Source)>,
+    templates: Templates,
+}
+
+/// The integration responses of one integration, in file order.
+pub struct IntegrationResponses {
+    entries: Vec<IntegrationResponse>,
+    default: Option<usize>,
+}
+
+/// A response ready to be written: status, headers, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub body: String,
+}
+
+/// Where a compile problem is: (index of the response, field, message).
+pub type SpecError = (usize, &'static str, String);
+
+impl IntegrationResponses {
+    pub fn compile(specs: &[Spec]) -> Result<IntegrationResponses, SpecError> {
+        let mut entries = Vec::with_capacity(specs.len());
+        let mut default = None;
+        for (i, s) in specs.iter().enumerate() {
+            let status = s
+                .status_code
+                .as_ref()
+                .and_then(|c| c.0.parse::<u16>().ok())
+                .filter(|c| (100..=599).contains(c))
+                .ok_or((i, "statusCode", "statusCode must be an HTTP status code".to_string()))?;
+            let pattern = match s.selection_pattern.as_deref() {
+                None | Some("") => {
+                    if default.is_none() {
+                        default = Some(i);
+                    }
+                    None
+                }
+                Some(p) => Some(
+                    Regex::new(&format!("^(?s:{p})$"))
+                        .map_err(|e| (i, "selectionPattern", format!("invalid selectionPattern: {e}")))?,
+                ),
+            };
+            let mut parameters = Vec::new();
+            for (target, expr) in &s.response_parameters {
+                let name = target
+                    .strip_prefix("method.response.header.")
+                    .ok_or((i, "responseParameters", format!("invalid response parameter `{target}`")))?;
+                let src = Source::parse(expr, true).map_err(|e| (i, "responseParameters", e))?;
+                parameters.push((name.to_string(), src));
+            }
+            let templates = Templates::compile(&s.response_templates).map_err(|(ct, e)| {
+                (i, "responseTemplates", format!("template for {ct}: {e}"))
+            })?;
+            entries.push(IntegrationResponse {
+                status,
+                pattern,
+                parameters,
+                templates,
+            });
+        }
+        Ok(IntegrationResponses { entries, default })
+    }
+
+    /// The response whose pattern matches `selector` (a status code, or a Lambda
+    /// errorMessage), else the default one.
+    pub fn select(&self, selector: &str) -> Option<&IntegrationResponse> {
+        self.entries
+            .iter()
+            .find(|e| e.pattern.as_ref().is_some_and(|p| p.is_match(selector)))
+            .or_else(|| self.default.map(|i| &self.entries[i]))
+    }
+
+    /// Selects and renders the method response. No match and no default is AWS's
+    /// API_CONFIGURATION_ERROR.
+    pub fn respond<C: Values + TemplateContext>(
+        &self,
+        selector: &str,
+        ctx: &C,
+        accept: Option<&str>,
+        integration_body: &str,
+        integration_content_type: Option<&str>,
+    ) -> Result<MethodResponse, Failure> {
+        let ir = self
+            .select(selector)
+            .ok_or_else(|| Failure::new(GatewayResponseType::ApiConfigurationError))?;
+        let mut headers = Vec::with_capacity(ir.parameters.len());
+        for (name, src) in &ir.parameters {
+            if let Some(v) = src.eval(ctx) {
+                headers.push((name.clone(), v.into_owned()));
+            }
+        }
+        let (content_type, body) = match ir.templates.for_response(accept) {
+            Some((ct, t)) => {
+                let mut out = String::new();
+                t.render(ctx, &mut out);
+                (ct.to_string(), out)
+            }
+            None => (
+                integration_content_type.unwrap_or("application/json").to_string(),
+                integration_body.to_string(),
+            ),
+        };
+        Ok(MethodResponse {
+            status: ir.status,
+            headers,
+            content_type,
+            body,
+        })
+    }
+}

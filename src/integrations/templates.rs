@@ -1,0 +1,83 @@
+//! Mapping templates keyed by content type, and the passthrough rules that choose one.
+
+use super::{mime_type, Failure};
+use crate::responses::GatewayResponseType;
+use crate::vtl::Template;
+
+/// What happens when no request template fits the request's Content-Type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Passthrough {
+    WhenNoMatch,
+    WhenNoTemplates,
+    Never,
+}
+
+impl Passthrough {
+    pub fn parse(s: Option<&str>) -> Passthrough {
+        match s.map(str::to_ascii_uppercase).as_deref() {
+            Some("WHEN_NO_TEMPLATES") => Passthrough::WhenNoTemplates,
+            Some("NEVER") => Passthrough::Never,
+            _ => Passthrough::WhenNoMatch,
+        }
+    }
+}
+
+/// A set of templates, each under its content type (in file order).
+pub struct Templates {
+    entries: Vec<(String, Template)>,
+}
+
+impl Templates {
+    /// Parses every template; errors carry the content type and the template's own position.
+    pub fn compile<'a>(
+        map: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<Templates, (String, crate::vtl::TemplateError)> {
+        let mut entries = Vec::new();
+        for (ct, src) in map {
+            // AWS trims a template before rendering it.
+            let t = Template::parse(src.trim()).map_err(|e| (ct.clone(), e))?;
+            entries.push((ct.to_ascii_lowercase(), t));
+        }
+        Ok(Templates { entries })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The request template for `content_type` (absent means application/json), applying
+    /// `passthroughBehavior`: Ok(None) passes the body through, Err is a 415.
+    pub fn for_request(
+        &self,
+        content_type: Option<&str>,
+        passthrough: Passthrough,
+    ) -> Result<Option<&Template>, Failure> {
+        let ct = content_type.map(mime_type).unwrap_or("application/json");
+        let found = self
+            .entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(ct))
+            .or_else(|| self.entries.iter().find(|(k, _)| k == "$default"));
+        match (found, passthrough) {
+            (Some((_, t)), _) => Ok(Some(t)),
+            (None, Passthrough::Never) => Err(Failure::new(GatewayResponseType::UnsupportedMediaType)),
+            (None, Passthrough::WhenNoTemplates) if !self.is_empty() => {
+                Err(Failure::new(GatewayResponseType::UnsupportedMediaType))
+            }
+            (None, _) => Ok(None),
+        }
+    }
+
+    /// The response template for the request's Accept header: its first media type if a
+    /// template has it, else application/json, else the first template. Returns the content
+    /// type with it.
+    pub fn for_response(&self, accept: Option<&str>) -> Option<(&str, &Template)> {
+        let wanted = accept.map(mime_type).filter(|a| !a.is_empty());
+        let by = |ct: &str| self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(ct));
+        wanted
+            .and_then(by)
+            .or_else(|| by("application/json"))
+            .or_else(|| self.entries.first())
+            .map(|(k, t)| (k.as_str(), t))
+    }
+}

@@ -1,0 +1,316 @@
+//! The request pipeline's policy steps as plain functions over a request view: what a mapping
+//! expression or template can read, and method request parameter validation. Nothing here
+//! touches sockets; the proxy adapter builds a [`RequestView`] over the Pingora session.
+
+use crate::compile::{Method, RestApi, Snapshot, Stage};
+use crate::ids::{ExtendedRequestId, RequestId};
+use crate::integrations::Failure;
+use crate::mapping::{Location, Values};
+use crate::responses::GatewayResponseType;
+use crate::vtl::TemplateContext;
+use http::HeaderMap;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Facts about the request that are fixed once it has been read.
+pub struct RequestInfo {
+    pub request_id: RequestId,
+    pub extended_request_id: ExtendedRequestId,
+    pub start: SystemTime,
+    pub source_ip: String,
+}
+
+/// What happened to the request, for `$context` in access logs.
+#[derive(Default)]
+pub struct Outcome {
+    pub status: u16,
+    pub response_length: u64,
+    pub response_latency_ms: Option<u64>,
+    pub integration_latency_ms: Option<u64>,
+    pub integration_status: Option<u16>,
+    pub error: Option<Failure>,
+}
+
+/// Where in the snapshot the request landed (as far as it got).
+#[derive(Clone, Copy, Default)]
+pub struct Landing<'a> {
+    pub api: Option<&'a RestApi>,
+    pub stage: Option<&'a Stage>,
+    pub method: Option<&'a Method>,
+}
+
+/// A read-only view of one request for mapping expressions and templates.
+pub struct RequestView<'a> {
+    pub snapshot: &'a Snapshot,
+    pub landing: Landing<'a>,
+    pub info: &'a RequestInfo,
+    pub outcome: Option<&'a Outcome>,
+    pub http_method: &'a str,
+    /// The raw request path, as received (`$context.path`).
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a HeaderMap,
+    pub path_params: &'a [(&'a str, &'a str)],
+    pub body: &'a str,
+    pub base_path: Option<&'a str>,
+}
+
+impl RequestView<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .next_back()
+            .and_then(|v| v.to_str().ok())
+    }
+
+    fn header_all(&self, name: &str) -> Option<String> {
+        let vals: Vec<&str> = self
+            .headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        (!vals.is_empty()).then(|| vals.join(","))
+    }
+
+    fn query_values(&self, name: &str) -> impl Iterator<Item = Cow<'_, str>> + '_ {
+        let name = name.to_string();
+        query_pairs(self.query.unwrap_or(""))
+            .filter(move |(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    fn host(&self) -> Option<&str> {
+        self.header("host")
+    }
+}
+
+impl Values for RequestView<'_> {
+    fn request_param(&self, loc: Location, name: &str) -> Option<Cow<'_, str>> {
+        match loc {
+            Location::Path => self.path_param(name).map(Cow::Borrowed),
+            Location::QueryString => self.query_values(name).last(),
+            Location::MultiValueQueryString => {
+                let all: Vec<Cow<str>> = self.query_values(name).collect();
+                (!all.is_empty()).then(|| Cow::Owned(all.join(",")))
+            }
+            Location::Header => self.header(name).map(Cow::Borrowed),
+            Location::MultiValueHeader => self.header_all(name).map(Cow::Owned),
+        }
+    }
+
+    fn request_body(&self) -> &str {
+        self.body
+    }
+
+    fn stage_variable(&self, name: &str) -> Option<&str> {
+        self.landing
+            .stage
+            .and_then(|s| s.variables.get(name))
+            .map(String::as_str)
+    }
+
+    fn context_variable(&self, path: &str) -> Option<Cow<'_, str>> {
+        self.context_var(path)
+    }
+}
+
+impl TemplateContext for RequestView<'_> {
+    fn context_var(&self, path: &str) -> Option<Cow<'_, str>> {
+        let b = Cow::Borrowed;
+        let o = |s: String| Some(Cow::Owned(s));
+        let outcome = self.outcome;
+        match path {
+            "requestId" => Some(b(self.info.request_id.as_str())),
+            "extendedRequestId" => Some(b(self.info.extended_request_id.as_str())),
+            "apiId" => self.landing.api.map(|a| b(a.id.as_str())),
+            "stage" => self.landing.stage.map(|s| b(s.name.as_str())),
+            "httpMethod" => Some(b(self.http_method)),
+            "resourcePath" => self.landing.method.map(|m| b(m.resource_path.as_str())),
+            "path" => Some(b(self.path)),
+            "protocol" => Some(b("HTTP/1.1")),
+            "domainName" => self.host().map(b),
+            "domainPrefix" => self.host().map(|h| b(h.split('.').next().unwrap_or(h))),
+            "accountId" => Some(b(self.snapshot.server.account_id.as_str())),
+            "requestTime" => o(clf_time(self.info.start)),
+            "requestTimeEpoch" => o(epoch_ms(self.info.start).to_string()),
+            "identity.sourceIp" => Some(b(self.info.source_ip.as_str())),
+            "identity.userAgent" => self.header("user-agent").map(b),
+            "customDomain.basePathMatched" => self.base_path.map(b),
+            "status" => outcome.map(|x| x.status.to_string()).map(Cow::Owned),
+            "responseLength" => outcome.map(|x| Cow::Owned(x.response_length.to_string())),
+            "responseLatency" => outcome
+                .and_then(|x| x.response_latency_ms)
+                .map(|l| Cow::Owned(l.to_string())),
+            "integrationLatency" | "integration.latency" => outcome
+                .and_then(|x| x.integration_latency_ms)
+                .map(|l| Cow::Owned(l.to_string())),
+            "integrationStatus" | "integration.status" => outcome
+                .and_then(|x| x.integration_status)
+                .map(|l| Cow::Owned(l.to_string())),
+            "error.message" => outcome
+                .and_then(|x| x.error.as_ref())
+                .and_then(|e| e.message.as_deref())
+                .map(b),
+            "error.messageString" => outcome.and_then(|x| x.error.as_ref()).map(|e| {
+                Cow::Owned(match &e.message {
+                    Some(m) => serde_json::Value::String(m.clone()).to_string(),
+                    None => "null".to_string(),
+                })
+            }),
+            "error.responseType" => outcome
+                .and_then(|x| x.error.as_ref())
+                .map(|e| b(e.kind.as_str())),
+            _ => None,
+        }
+    }
+
+    fn stage_var(&self, name: &str) -> Option<&str> {
+        self.stage_variable(name)
+    }
+
+    fn input_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.path_param(name)
+            .map(Cow::Borrowed)
+            .or_else(|| self.query_values(name).last())
+            .or_else(|| self.header(name).map(Cow::Borrowed))
+    }
+
+    fn input_param_in(&self, kind: &str, name: &str) -> Option<Cow<'_, str>> {
+        match kind {
+            "path" => self.path_param(name).map(Cow::Borrowed),
+            "querystring" => self.query_values(name).last(),
+            "header" => self.header(name).map(Cow::Borrowed),
+            _ => None,
+        }
+    }
+
+    fn input_body(&self) -> &str {
+        self.body
+    }
+}
+
+/// Checks a method's required parameters when its validator says so. AWS lists the missing
+/// names ordered by their full keys (header < path < querystring); an empty value is missing.
+pub fn validate_parameters(method: &Method, view: &RequestView) -> Result<(), Failure> {
+    if !method.validate_params {
+        return Ok(());
+    }
+    let mut missing: Vec<&str> = Vec::new();
+    for p in method.params.iter().filter(|p| p.required) {
+        let present = view
+            .request_param(p.location, &p.name)
+            .is_some_and(|v| !v.trim().is_empty());
+        if !present {
+            missing.push(&p.name);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Failure {
+        kind: GatewayResponseType::BadRequestParameters,
+        message: Some(format!(
+            "Missing required request parameters: [{}]",
+            missing.join(", ")
+        )),
+    })
+}
+
+/// Decoded `(name, value)` pairs of a query string: '+' is a space, percent escapes decoded,
+/// invalid UTF-8 replaced.
+pub fn query_pairs(q: &str) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    q.split('&').filter(|p| !p.is_empty()).map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (decode_component(k), decode_component(v))
+    })
+}
+
+fn decode_component(s: &str) -> Cow<'_, str> {
+    if !s.contains(['+', '%']) {
+        return Cow::Borrowed(s);
+    }
+    let spaced = s.replace('+', " ");
+    Cow::Owned(
+        percent_encoding::percent_decode_str(&spaced)
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
+}
+
+pub fn epoch_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `$context.requestTime`: CLF format, `25/Nov/2026:13:21:07 +0000`.
+pub fn clf_time(t: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut s = String::with_capacity(26);
+    let _ = write!(
+        s,
+        "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
+        d,
+        MONTHS[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    s
+}
+
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn query_decoding_matches_aws() {
+        // AWS-recorded: '+' is a space, %2B is '+', repeated keys keep every value.
+        let q = "dateTimeOffset=2023-06-12T18:05:10.123456+00:00&email=test%2Balias@gmail.com&plus=test+alias@gmail.com&category=a&category=b";
+        let pairs: Vec<(String, String)> = query_pairs(q)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(pairs[0].1, "2023-06-12T18:05:10.123456 00:00");
+        assert_eq!(pairs[1].1, "test+alias@gmail.com");
+        assert_eq!(pairs[2].1, "test alias@gmail.com");
+        assert_eq!(pairs[3], ("category".into(), "a".into()));
+    }
+
+    #[test]
+    fn clf_time_format() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_764_076_867);
+        assert_eq!(clf_time(t), "25/Nov/2025:13:21:07 +0000");
+        assert_eq!(clf_time(UNIX_EPOCH), "01/Jan/1970:00:00:00 +0000");
+    }
+}

@@ -1,0 +1,65 @@
+//! The `logging` phase: metrics and the access log line, both off the response path.
+
+use super::{Gateway, RequestCtx};
+use crate::pipeline::{Landing, RequestView};
+use pingora::prelude::*;
+
+pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
+    let Some(snap) = ctx.snapshot.clone() else {
+        return;
+    };
+    let elapsed = ctx.started.elapsed();
+    ctx.outcome.response_latency_ms = Some(elapsed.as_millis() as u64);
+    let api = ctx.route.api.map(|a| &snap.apis[a]);
+    let stage = api.zip(ctx.route.stage).map(|(a, s)| &a.stages[s]);
+    let method = api.zip(ctx.route.method).map(|(a, m)| &a.methods[m]);
+    let req = session.req_header();
+    if ctx.outcome.status != 0 {
+        match (api, stage, ctx.route.method) {
+            (Some(_), Some(st), Some(m)) => {
+                let mm = &st.methods[m].metrics;
+                mm.statuses.inc(ctx.outcome.status);
+                mm.duration.observe(elapsed.as_secs_f64());
+                if let Some(ms) = ctx.outcome.integration_latency_ms {
+                    mm.integration.observe(ms as f64 / 1000.0);
+                }
+            }
+            _ => gw.metrics.count_unrouted(
+                api.map_or("", |a| a.id.as_str()),
+                stage.map_or("", |s| s.name.as_str()),
+                req.method.as_str(),
+                ctx.outcome.status,
+            ),
+        }
+    }
+    let (Some(logger), Some(format)) = (
+        &gw.access_log,
+        stage
+            .and_then(|s| s.access_log.as_ref())
+            .or(snap.server.access_log.as_ref()),
+    ) else {
+        return;
+    };
+    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    let view = RequestView {
+        snapshot: &snap,
+        landing: Landing { api, stage, method },
+        info: &ctx.info,
+        outcome: Some(&ctx.outcome),
+        http_method: req.method.as_str(),
+        path,
+        query,
+        headers: &req.headers,
+        path_params: &[],
+        body: "",
+        base_path: ctx.base_path.as_deref(),
+    };
+    let mut line = String::with_capacity(128);
+    format.render(&view, &mut line);
+    line.push('\n');
+    logger.send(line);
+}

@@ -1,0 +1,164 @@
+//! The Pingora adapter: `impl ProxyHttp` for the gateway. Each phase calls into the pipeline
+//! and integrations; this module only moves bytes and headers between them and Pingora.
+
+mod failure;
+mod logging;
+mod request;
+mod respond;
+mod upstream;
+
+use crate::access_log::AccessLogger;
+use crate::compile::Snapshot;
+use crate::integrations::Failure;
+use crate::metrics::Metrics;
+use crate::pipeline::{Outcome, RequestInfo};
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora::prelude::*;
+use pingora::proxy::FailToProxy;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::http::ResponseHeader;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// AWS's payload limit: larger request bodies get 413.
+pub const MAX_BODY: u64 = 10 * 1024 * 1024;
+
+pub struct Gateway {
+    pub state: Arc<ArcSwap<Snapshot>>,
+    pub metrics: Arc<Metrics>,
+    pub access_log: Option<AccessLogger>,
+}
+
+/// Indices of what the request reached in its snapshot.
+#[derive(Clone, Copy, Default)]
+pub struct Route {
+    pub api: Option<usize>,
+    pub stage: Option<usize>,
+    pub method: Option<usize>,
+}
+
+/// Per-request state. The snapshot is pinned here for the request's whole life.
+pub struct RequestCtx {
+    pub snapshot: Option<Arc<Snapshot>>,
+    pub info: RequestInfo,
+    pub started: Instant,
+    pub route: Route,
+    pub base_path: Option<String>,
+    pub outcome: Outcome,
+    pub integration_started: Option<Instant>,
+    /// HTTP_PROXY: the upstream request target and mapped headers, prepared in request_filter.
+    pub upstream: Option<request::PreparedUpstream>,
+    pub request_body_bytes: u64,
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            snapshot: None,
+            info: RequestInfo {
+                request_id: crate::ids::request_id(),
+                extended_request_id: crate::ids::extended_request_id(),
+                start: std::time::SystemTime::now(),
+                source_ip: String::new(),
+            },
+            started: Instant::now(),
+            route: Route::default(),
+            base_path: None,
+            outcome: Outcome::default(),
+            integration_started: None,
+            upstream: None,
+            request_body_bytes: 0,
+        }
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        let snapshot = self.state.load_full();
+        // Pingora's HTTP/1.1 keep-alive never times out by default: bound it.
+        if session.get_keepalive() == Some(0) {
+            session.set_keepalive(Some(snapshot.server.keepalive_timeout_seconds));
+        }
+        ctx.snapshot = Some(snapshot);
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        request::request_filter(session, ctx).await
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(b) = body {
+            ctx.request_body_bytes += b.len() as u64;
+            if ctx.request_body_bytes > MAX_BODY {
+                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over 10 MB");
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        ctx.integration_started = Some(Instant::now());
+        upstream::peer(ctx)
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut pingora::http::RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream::request_headers(session, upstream_request, ctx)
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        upstream_response: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        upstream::response_headers(upstream_response, ctx)
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(b) = body {
+            ctx.outcome.response_length += b.len() as u64;
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        failure::fail_to_proxy(session, e, ctx).await
+    }
+
+    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
+        // Client disconnects and the gateway responses we chose are not server errors.
+        matches!(error.esource(), ErrorSource::Downstream)
+            || matches!(error.etype(), ErrorType::HTTPStatus(_))
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        logging::log_request(self, session, ctx);
+    }
+}
+
+impl RequestCtx {
+    pub fn fail(&mut self, f: Failure) {
+        self.outcome.error = Some(f);
+    }
+}

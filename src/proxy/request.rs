@@ -1,0 +1,248 @@
+//! `request_filter`: find the API, stage and method, check the method request, then either
+//! answer (MOCK, gateway responses) or prepare the HTTP_PROXY upstream request.
+
+use super::respond::{self, Reply};
+use super::{RequestCtx, Route, MAX_BODY};
+use crate::compile::Snapshot;
+use crate::integrations::{Failure, Integration};
+use crate::pipeline::{self, Landing, RequestView};
+use crate::responses::GatewayResponseType as G;
+use crate::router::HttpMethod;
+use bytes::{Bytes, BytesMut};
+use pingora::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What `upstream_request_filter` applies to the HTTP_PROXY request.
+pub struct PreparedUpstream {
+    pub target: String,
+    pub mapped_headers: Vec<(String, String)>,
+}
+
+pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+    let Some(snap) = ctx.snapshot.clone() else {
+        return Error::e_explain(ErrorType::InternalError, "no configuration snapshot");
+    };
+    ctx.info.source_ip = session
+        .client_addr()
+        .and_then(|a| a.as_inet())
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    match route(session, ctx, &snap) {
+        Ok(Step::Proxy) => Ok(false),
+        Ok(Step::Mock(params)) => {
+            mock(session, ctx, &snap, &params).await?;
+            Ok(true)
+        }
+        Err(failure) => {
+            let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
+            if reply.status == 413 {
+                // Do not read a body we refuse: close the connection after answering.
+                session.set_keepalive(None);
+            } else if !session.is_body_empty() {
+                let _ = session.drain_request_body().await;
+            }
+            respond::write(session, ctx, reply).await?;
+            Ok(true)
+        }
+    }
+}
+
+enum Step {
+    Proxy,
+    /// MOCK, with the path parameters it may read.
+    Mock(Vec<(String, String)>),
+}
+
+/// Resolution, routing and method request checks; prepares the upstream for HTTP_PROXY.
+fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<Step, Failure> {
+    let req = session.req_header();
+    let raw = std::str::from_utf8(req.raw_path()).map_err(|_| forbidden())?;
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    let host = req
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri.host());
+    let target = snap.target(host, path).ok_or_else(forbidden)?;
+    ctx.route = Route {
+        api: Some(target.api),
+        stage: Some(target.stage),
+        method: None,
+    };
+    ctx.base_path = target.base_path.map(str::to_string);
+    let api = &snap.apis[target.api];
+    let stage = &api.stages[target.stage];
+    let found = HttpMethod::parse(req.method.as_str())
+        .and_then(|m| api.router.find(m, target.resource_path))
+        .ok_or_else(|| Failure::new(G::MissingAuthenticationToken))?;
+    let method = &api.methods[found.method_id];
+    ctx.route.method = Some(found.method_id);
+    if content_length(session).is_some_and(|n| n > MAX_BODY) {
+        return Err(Failure::new(G::RequestTooLarge));
+    }
+    let params: Vec<(&str, &str)> = found.params.iter().collect();
+    let view = RequestView {
+        snapshot: snap,
+        landing: Landing {
+            api: Some(api),
+            stage: Some(stage),
+            method: Some(method),
+        },
+        info: &ctx.info,
+        outcome: None,
+        http_method: req.method.as_str(),
+        path,
+        query,
+        headers: &req.headers,
+        path_params: &params,
+        body: "",
+        base_path: target.base_path,
+    };
+    pipeline::validate_parameters(method, &view)?;
+    match &method.integration {
+        Integration::HttpProxy(p) => {
+            if p.illegal_header_mapping {
+                return Err(Failure::new(G::ApiConfigurationError));
+            }
+            let Some(up) = &stage.methods[found.method_id].upstream else {
+                return Err(Failure::new(G::ApiConfigurationError));
+            };
+            let target = p.upstream_target(&up.endpoint, query, &view);
+            let mapped_headers = p
+                .mapped_headers(&view)
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            ctx.upstream = Some(PreparedUpstream {
+                target,
+                mapped_headers,
+            });
+            Ok(Step::Proxy)
+        }
+        Integration::Mock(_) => Ok(Step::Mock(
+            params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )),
+        Integration::Unavailable(kind) => {
+            log::error!(
+                "{} {} {}: integration type {kind} is not available in this build",
+                api.id,
+                stage.name,
+                method.resource_path
+            );
+            Err(Failure {
+                kind: G::ApiConfigurationError,
+                message: Some("Internal server error".into()),
+            })
+        }
+    }
+}
+
+/// MOCK: read the (bounded) body, run the request template and integration response.
+async fn mock(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    snap: &Arc<Snapshot>,
+    params: &[(String, String)],
+) -> Result<()> {
+    let body = match read_body(session).await? {
+        Some(b) => b,
+        None => {
+            let reply = respond::gateway_reply(session, ctx, snap, Failure::new(G::RequestTooLarge), "");
+            session.set_keepalive(None);
+            return respond::write(session, ctx, reply).await;
+        }
+    };
+    let body_text = String::from_utf8_lossy(&body);
+    let started = Instant::now();
+    let result = {
+        let req = session.req_header();
+        let (api, stage, method) = ctx_landing(ctx, snap);
+        let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
+        let (path, query) = match raw.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (raw, None),
+        };
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let view = RequestView {
+            snapshot: snap,
+            landing: Landing {
+                api: Some(api),
+                stage: Some(stage),
+                method: Some(method),
+            },
+            info: &ctx.info,
+            outcome: None,
+            http_method: req.method.as_str(),
+            path,
+            query,
+            headers: &req.headers,
+            path_params: &params,
+            body: &body_text,
+            base_path: ctx.base_path.as_deref(),
+        };
+        let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
+        let Integration::Mock(m) = &method.integration else {
+            return Error::e_explain(ErrorType::InternalError, "not a MOCK integration");
+        };
+        m.invoke(&view, header("content-type"), header("accept"))
+    };
+    ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
+    let reply = match result {
+        Ok(r) => {
+            ctx.outcome.integration_status = Some(r.status);
+            Reply::method_response(r)
+        }
+        Err(f) => respond::gateway_reply(session, ctx, snap, f, &body_text),
+    };
+    respond::write(session, ctx, reply).await
+}
+
+/// The landing of a request that was routed (route indices are set by then).
+pub fn ctx_landing<'a>(
+    ctx: &RequestCtx,
+    snap: &'a Snapshot,
+) -> (&'a crate::compile::RestApi, &'a crate::compile::Stage, &'a crate::compile::Method) {
+    let api = &snap.apis[ctx.route.api.unwrap_or(0)];
+    let stage = &api.stages[ctx.route.stage.unwrap_or(0)];
+    let method = &api.methods[ctx.route.method.unwrap_or(0)];
+    (api, stage, method)
+}
+
+/// Reads the whole request body; None when it exceeds the 10 MB limit.
+async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
+    if session.is_body_empty() {
+        return Ok(Some(Bytes::new()));
+    }
+    let mut buf = BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if (buf.len() + chunk.len()) as u64 > MAX_BODY {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Some(buf.freeze()))
+}
+
+fn content_length(session: &Session) -> Option<u64> {
+    session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Unknown API or stage; `respond::gateway_reply` answers 403 `{"message":"Forbidden"}` for
+/// any failure of a request that reached no API.
+fn forbidden() -> Failure {
+    Failure {
+        kind: G::MissingAuthenticationToken,
+        message: Some("Forbidden".into()),
+    }
+}

@@ -1,0 +1,140 @@
+//! Writing responses the gateway produces itself (MOCK, gateway responses), with the headers
+//! every API Gateway response carries.
+
+use super::RequestCtx;
+use crate::compile::Snapshot;
+use crate::integrations::http::REMAPPED_METHOD_RESPONSE_HEADERS;
+use crate::integrations::response::MethodResponse;
+use crate::integrations::Failure;
+use crate::pipeline::{Landing, RequestView};
+use crate::responses::ERROR_TYPE_HEADER;
+use bytes::Bytes;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A complete response to write.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+impl Reply {
+    /// A method response of a non-proxy integration: headers AWS reserves are renamed
+    /// `x-amzn-Remapped-<name>`.
+    pub fn method_response(r: MethodResponse) -> Reply {
+        let headers = r
+            .headers
+            .into_iter()
+            .map(|(k, v)| {
+                if REMAPPED_METHOD_RESPONSE_HEADERS.contains(&k.to_ascii_lowercase().as_str()) {
+                    (format!("x-amzn-Remapped-{k}"), v)
+                } else {
+                    (k, v)
+                }
+            })
+            .collect();
+        Reply {
+            status: r.status,
+            headers,
+            content_type: r.content_type,
+            body: Bytes::from(r.body),
+        }
+    }
+}
+
+/// The gateway response for `failure`, rendered with the API's customizations.
+pub fn gateway_reply(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+    failure: Failure,
+    body: &str,
+) -> Reply {
+    let Some(api_idx) = ctx.route.api else {
+        // No API or stage matched: AWS's plain 403.
+        ctx.fail(failure);
+        return Reply {
+            status: 403,
+            headers: vec![(ERROR_TYPE_HEADER.into(), "ForbiddenException".into())],
+            content_type: "application/json".into(),
+            body: Bytes::from_static(br#"{"message":"Forbidden"}"#),
+        };
+    };
+    let api = &snap.apis[api_idx];
+    let kind = failure.kind;
+    let message = failure.message.clone();
+    ctx.fail(failure);
+    let req = session.req_header();
+    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
+    let (path, query) = match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
+    };
+    let view = RequestView {
+        snapshot: snap,
+        landing: Landing {
+            api: Some(api),
+            stage: ctx.route.stage.map(|s| &api.stages[s]),
+            method: ctx.route.method.map(|m| &api.methods[m]),
+        },
+        info: &ctx.info,
+        outcome: Some(&ctx.outcome),
+        http_method: req.method.as_str(),
+        path,
+        query,
+        headers: &req.headers,
+        path_params: &[],
+        body,
+        base_path: ctx.base_path.as_deref(),
+    };
+    let r = api.responses.render(kind, message.as_deref(), &view);
+    Reply {
+        status: r.status,
+        headers: r.headers,
+        content_type: r.content_type,
+        body: r.body,
+    }
+}
+
+/// Writes `reply` with `Content-Type`, `Content-Length`, `Date`, `x-amzn-RequestId` and
+/// `x-amz-apigw-id`.
+pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) -> Result<()> {
+    let mut h = ResponseHeader::build(reply.status, Some(reply.headers.len() + 6))?;
+    h.insert_header("Date", http_date())?;
+    h.insert_header("Content-Type", reply.content_type.as_str())?;
+    h.insert_header("Content-Length", reply.body.len())?;
+    h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
+    h.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
+    for (k, v) in reply.headers {
+        if k.eq_ignore_ascii_case("content-type") {
+            h.insert_header(k, v)?;
+        } else if let Err(e) = h.append_header(k, v) {
+            log::warn!("dropping a response header that is not valid HTTP: {e}");
+        }
+    }
+    ctx.outcome.status = reply.status;
+    ctx.outcome.response_length = reply.body.len() as u64;
+    session.write_response_header(Box::new(h), false).await?;
+    session.write_response_body(Some(reply.body), true).await?;
+    Ok(())
+}
+
+/// The `Date` header value, formatted at most once a second per thread.
+pub fn http_date() -> String {
+    thread_local! {
+        static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+    }
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != secs {
+            *c = (secs, httpdate::fmt_http_date(now));
+        }
+        c.1.clone()
+    })
+}

@@ -1,0 +1,271 @@
+//! Process wiring: the Pingora server with the gateway, admin and background services,
+//! SIGHUP reload, DNS refresh and systemd notifications.
+
+use crate::access_log;
+use crate::compile::{self, Snapshot};
+use crate::config::{self, Diagnostic};
+use crate::metrics::Metrics;
+use crate::proxy::Gateway;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::protocols::http::ServerSession;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{Server, ShutdownWatch};
+use pingora::services::background::{background_service, BackgroundService};
+use pingora::services::listening::Service;
+use sd_notify::NotifyState;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How often integration host names are looked up again.
+const DNS_REFRESH: Duration = Duration::from_secs(30);
+
+/// Blocking host lookup, used only while compiling a configuration (never on a request worker).
+pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve `{host}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("`{host}` has no address"))
+}
+
+/// Loads and compiles `path`; every problem comes back as a located diagnostic.
+pub fn load(path: &Path, metrics: &Metrics) -> Result<(config::Config, Snapshot), Vec<Diagnostic>> {
+    let loaded = config::load(path)?;
+    match compile::compile(&loaded.config, metrics, &resolve) {
+        Ok(s) => Ok((loaded.config, s)),
+        Err(problems) => Err(loaded.locate(problems)),
+    }
+}
+
+/// `tollgate run`.
+pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
+    init_logging();
+    let metrics = Arc::new(Metrics::new());
+    let (cfg, snapshot) = match load(&path, &metrics) {
+        Ok(x) => x,
+        Err(diags) => {
+            for d in diags {
+                eprintln!("{d}");
+            }
+            return 1;
+        }
+    };
+    let s = &cfg.server;
+    let run_dir = s.state_dir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string());
+    let conf = ServerConf {
+        daemon,
+        threads: s.threads,
+        grace_period_seconds: Some(s.grace_period_seconds),
+        graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: s
+            .upgrade_sock
+            .clone()
+            .unwrap_or_else(|| format!("{run_dir}/tollgate-upgrade.sock")),
+        pid_file: s.pid_file.clone().unwrap_or_else(|| format!("{run_dir}/tollgate.pid")),
+        ..Default::default()
+    };
+    let opt = Opt {
+        upgrade,
+        daemon,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+
+    let state = Arc::new(ArcSwap::from_pointee(snapshot));
+    let (logger, writer) = match s.access_log.as_ref().filter(|a| !a.path.is_empty()) {
+        Some(a) => {
+            let (l, w) = access_log::channel(&a.path);
+            (Some(l), Some(w))
+        }
+        None => (None, None),
+    };
+    let gateway = Gateway {
+        state: state.clone(),
+        metrics: metrics.clone(),
+        access_log: logger,
+    };
+    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
+    proxy.threads = Some(s.threads);
+    for l in &s.listen {
+        proxy.add_tcp(l);
+    }
+    server.add_service(proxy);
+    if let Some(admin_addr) = &s.admin {
+        let mut admin = Service::new(
+            "tollgate admin".to_string(),
+            HttpServer::new_app(Admin {
+                state: state.clone(),
+                metrics: metrics.clone(),
+            }),
+        );
+        admin.add_tcp(admin_addr);
+        admin.threads = Some(1);
+        server.add_service(admin);
+    }
+    server.add_service(background_service(
+        "tollgate control",
+        Control {
+            path,
+            state,
+            metrics,
+            listen: s.listen.clone(),
+            upgrade,
+            access_log: Mutex::new(writer),
+        },
+    ));
+    server.run_forever()
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOLLGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Reloads on SIGHUP and when integration hosts resolve differently; tells systemd.
+struct Control {
+    path: PathBuf,
+    state: Arc<ArcSwap<Snapshot>>,
+    metrics: Arc<Metrics>,
+    listen: Vec<String>,
+    upgrade: bool,
+    access_log: Mutex<Option<access_log::Writer>>,
+}
+
+impl Control {
+    fn reload(&self, why: &str) {
+        let mut reloading = vec![NotifyState::Reloading];
+        if let Ok(now) = NotifyState::monotonic_usec_now() {
+            reloading.push(now);
+        }
+        let _ = sd_notify::notify(&reloading);
+        match load(&self.path, &self.metrics) {
+            Ok((cfg, snapshot)) => {
+                if cfg.server.listen != self.listen {
+                    log::warn!("server.listen changed: listeners change only on restart or upgrade");
+                }
+                self.state.store(Arc::new(snapshot));
+                self.metrics.reload(true);
+                log::info!("configuration reloaded ({why}) from {}", self.path.display());
+            }
+            Err(diags) => {
+                self.metrics.reload(false);
+                for d in &diags {
+                    log::error!("reload rejected, the running configuration stays: {d}");
+                }
+            }
+        }
+        let _ = sd_notify::notify(&[NotifyState::Ready]);
+    }
+
+    /// True when some integration host now resolves to another address.
+    async fn dns_changed(&self) -> bool {
+        let snap = self.state.load_full();
+        for (host, port, addr) in &snap.resolved_hosts {
+            if let Ok(mut addrs) = tokio::net::lookup_host((host.as_str(), *port)).await {
+                if let Some(a) = addrs.next() {
+                    if a != *addr {
+                        return true;
+                    }
+                }
+            }
+        }
+        false
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Control {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        if let Some(writer) = self.access_log.lock().ok().and_then(|mut w| w.take()) {
+            std::thread::Builder::new()
+                .name("access-log".into())
+                .spawn(move || writer.run())
+                .map_err(|e| log::error!("cannot start the access log writer: {e}"))
+                .ok();
+        }
+        let mut hup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("cannot listen for SIGHUP: {e}");
+                return;
+            }
+        };
+        let mut ready = vec![NotifyState::Ready];
+        if self.upgrade {
+            ready.push(NotifyState::MainPid(std::process::id()));
+        }
+        let _ = sd_notify::notify(&ready);
+        log::info!("tollgate serving {}", self.listen.join(", "));
+        let mut dns = tokio::time::interval(DNS_REFRESH);
+        dns.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => {
+                    let _ = sd_notify::notify(&[NotifyState::Stopping]);
+                    break;
+                }
+                _ = hup.recv() => self.reload("SIGHUP"),
+                _ = dns.tick() => {
+                    if self.dns_changed().await {
+                        self.reload("integration host addresses changed");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The admin listener (DESIGN A4).
+struct Admin {
+    state: Arc<ArcSwap<Snapshot>>,
+    metrics: Arc<Metrics>,
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let method = session.req_header().method.clone();
+        let path = session.req_header().uri.path().to_string();
+        let (status, ctype, body) = admin_route(&self.state.load(), &self.metrics, method.as_str(), &path);
+        http::Response::builder()
+            .status(status)
+            .header("Content-Type", ctype)
+            .header("Content-Length", body.len())
+            .body(body)
+            .unwrap_or_default()
+    }
+}
+
+/// Admin routing, free of I/O so it can be unit-tested.
+fn admin_route(snap: &Snapshot, metrics: &Metrics, method: &str, path: &str) -> (u16, &'static str, Vec<u8>) {
+    const JSON: &str = "application/json";
+    match (method, path) {
+        ("GET", "/metrics") => (200, "text/plain; version=0.0.4", metrics.render()),
+        ("GET", "/healthz") => (200, "text/plain", b"ok\n".to_vec()),
+        ("DELETE", p) => {
+            let parts: Vec<&str> = p.trim_matches('/').split('/').collect();
+            match parts.as_slice() {
+                ["restapis", api, "stages", stage, "cache", "data" | "authorizers"] => {
+                    let found = snap.api(api).is_some_and(|a| snap.apis[a].stage(stage).is_some());
+                    if found {
+                        // Nothing is cached in this build, so the flush has nothing to remove.
+                        (202, JSON, Vec::new())
+                    } else {
+                        (404, JSON, br#"{"message":"Invalid stage identifier specified"}"#.to_vec())
+                    }
+                }
+                _ => (404, JSON, br#"{"message":"Not Found"}"#.to_vec()),
+            }
+        }
+        _ => (404, JSON, br#"{"message":"Not Found"}"#.to_vec()),
+    }
+}
