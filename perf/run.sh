@@ -10,7 +10,7 @@
 # load; wrk must see no non-2xx responses and no socket errors).
 #
 # Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 (s per target) TOLLGATE=1 (0: nginx only).
-# Builds target/release/tollgate with `cargo build --release` if missing or older than sources.
+# Builds ${CARGO_TARGET_DIR:-target}/release/tollgate with `cargo build --release` if missing or older than sources.
 # Everything is started here, in a temp dir, and killed on exit. Exit 1 on any failure,
 # including a failed reload check. No CPU pinning: on the 2-core machine wrk, the proxy under
 # test and the backend share both cores, and pinning was not shown to help.
@@ -24,7 +24,7 @@ TOLLGATE=${TOLLGATE:-1}
 
 PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$PERF_DIR")
-BIN=$ROOT/target/release/tollgate
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
 ADMIN=127.0.0.1:19083
 
 die() { echo "perf/run.sh: $*" >&2; exit 1; }

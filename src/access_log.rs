@@ -55,7 +55,11 @@ impl Writer {
         let mut out: Box<dyn Write> = if self.path == "-" {
             Box::new(std::io::stdout())
         } else {
-            match std::fs::OpenOptions::new().create(true).append(true).open(&self.path) {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+            {
                 Ok(f) => Box::new(std::io::BufWriter::new(f)),
                 Err(e) => {
                     log::error!("cannot open access log {}: {e}", self.path);

@@ -10,7 +10,11 @@ use tollgate::server;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
-#[command(name = "tollgate", version, about = "Amazon API Gateway, on your own machines")]
+#[command(
+    name = "tollgate",
+    version,
+    about = "Amazon API Gateway, on your own machines"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -98,7 +98,9 @@ impl Source {
             Source::RequestBody => Some(Cow::Borrowed(v.request_body())),
             Source::StageVariable(n) => v.stage_variable(n).map(Cow::Borrowed),
             Source::Context(p) => v.context_variable(p),
-            Source::IntegrationHeader { name, multivalue } => v.integration_header(name, *multivalue),
+            Source::IntegrationHeader { name, multivalue } => {
+                v.integration_header(name, *multivalue)
+            }
             Source::IntegrationBody => v.integration_body().map(Cow::Borrowed),
         }
     }
@@ -134,13 +136,19 @@ mod tests {
             Source::parse("method.request.multivalueheader.x", false),
             Ok(Source::Request(Location::MultiValueHeader, "x".into()))
         );
-        assert_eq!(Source::parse("method.request.body", false), Ok(Source::RequestBody));
+        assert_eq!(
+            Source::parse("method.request.body", false),
+            Ok(Source::RequestBody)
+        );
         assert_eq!(
             Source::parse("context.identity.sourceIp", false),
             Ok(Source::Context("identity.sourceIp".into()))
         );
         assert!(Source::parse("integration.response.body", false).is_err());
-        assert_eq!(Source::parse("integration.response.body", true), Ok(Source::IntegrationBody));
+        assert_eq!(
+            Source::parse("integration.response.body", true),
+            Ok(Source::IntegrationBody)
+        );
         assert!(Source::parse("method.request.cookie.x", false).is_err());
         assert!(Source::parse("nonsense", true).is_err());
     }

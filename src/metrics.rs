@@ -30,7 +30,9 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str, labels: &[&str]| {
             let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-            registry.register(Box::new(c.clone())).expect("unique metric");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("unique metric");
             c
         };
         let histogram = |name: &str, help: &str| {
@@ -39,10 +41,12 @@ impl Metrics {
                 METHOD_LABELS,
             )
             .expect("valid metric");
-            registry.register(Box::new(h.clone())).expect("unique metric");
+            registry
+                .register(Box::new(h.clone()))
+                .expect("unique metric");
             h
         };
-        Metrics {
+        let m = Metrics {
             requests: counter(
                 "tollgate_requests_total",
                 "Requests by API, stage, method, resource and status [Count, 4XXError, 5XXError]",
@@ -77,7 +81,13 @@ impl Metrics {
                 &["result"],
             ),
             registry,
+        };
+        // Both results are exported from the start (at 0), so alerts on them work before the
+        // first reload.
+        for result in ["success", "failure"] {
+            m.reloads.with_label_values(&[result]);
         }
+        m
     }
 
     /// Pre-resolved handles for one method of one stage.
@@ -148,10 +158,12 @@ impl StatusCounters {
         for slot in &self.slots {
             let mut s = slot.status.load(Ordering::Acquire);
             if s == 0 {
-                s = match slot
-                    .status
-                    .compare_exchange(0, status, Ordering::AcqRel, Ordering::Acquire)
-                {
+                s = match slot.status.compare_exchange(
+                    0,
+                    status,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
                     Ok(_) => status,
                     Err(current) => current,
                 };
@@ -167,7 +179,8 @@ impl StatusCounters {
     fn labelled(&self, status: u16) -> IntCounter {
         let code = status.to_string();
         let l = &self.labels;
-        self.vec.with_label_values(&[&l[0], &l[1], &l[2], &l[3], &code])
+        self.vec
+            .with_label_values(&[&l[0], &l[1], &l[2], &l[3], &code])
     }
 }
 
@@ -186,6 +199,8 @@ mod tests {
         assert!(text.contains(r#"tollgate_requests_total{api="petstore",method="GET",resource="/pets/{petId}",stage="prod",status="200"} 2"#), "{text}");
         assert!(text.contains(r#"status="206"} 1"#), "{text}");
         m.reload(false);
-        assert!(String::from_utf8(m.render()).unwrap().contains(r#"tollgate_config_reloads_total{result="failure"} 1"#));
+        assert!(String::from_utf8(m.render())
+            .unwrap()
+            .contains(r#"tollgate_config_reloads_total{result="failure"} 1"#));
     }
 }

@@ -18,7 +18,7 @@ pub struct RequestInfo {
     pub request_id: RequestId,
     pub extended_request_id: ExtendedRequestId,
     pub start: SystemTime,
-    pub source_ip: String,
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// What happened to the request, for `$context` in access logs.
@@ -136,14 +136,14 @@ impl TemplateContext for RequestView<'_> {
             "stage" => self.landing.stage.map(|s| b(s.name.as_str())),
             "httpMethod" => Some(b(self.http_method)),
             "resourcePath" => self.landing.method.map(|m| b(m.resource_path.as_str())),
-            "path" => Some(b(self.path)),
+            "path" => Some(b(leading_slashes_collapsed(self.path))),
             "protocol" => Some(b("HTTP/1.1")),
             "domainName" => self.host().map(b),
             "domainPrefix" => self.host().map(|h| b(h.split('.').next().unwrap_or(h))),
             "accountId" => Some(b(self.snapshot.server.account_id.as_str())),
             "requestTime" => o(clf_time(self.info.start)),
             "requestTimeEpoch" => o(epoch_ms(self.info.start).to_string()),
-            "identity.sourceIp" => Some(b(self.info.source_ip.as_str())),
+            "identity.sourceIp" => self.info.source_ip.map(|ip| Cow::Owned(ip.to_string())),
             "identity.userAgent" => self.header("user-agent").map(b),
             "customDomain.basePathMatched" => self.base_path.map(b),
             "status" => outcome.map(|x| x.status.to_string()).map(Cow::Owned),
@@ -247,6 +247,17 @@ fn decode_component(s: &str) -> Cow<'_, str> {
     )
 }
 
+/// `$context.path`: AWS collapses leading slashes (`//stage/x` → `/stage/x`, §1.3) and keeps
+/// inner ones (`/stage//x`).
+fn leading_slashes_collapsed(path: &str) -> &str {
+    let extra = path
+        .bytes()
+        .take_while(|&b| b == b'/')
+        .count()
+        .saturating_sub(1);
+    &path[extra..]
+}
+
 pub fn epoch_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -258,7 +269,10 @@ pub fn clf_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
     let mut s = String::with_capacity(26);

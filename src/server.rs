@@ -55,17 +55,26 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
         }
     };
     let s = &cfg.server;
-    let run_dir = s.state_dir.clone().unwrap_or_else(|| std::env::temp_dir().display().to_string());
+    let run_dir = s
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().display().to_string());
     let conf = ServerConf {
         daemon,
         threads: s.threads,
         grace_period_seconds: Some(s.grace_period_seconds),
         graceful_shutdown_timeout_seconds: Some(5),
+        // One single-threaded runtime per worker thread: measured faster than work stealing
+        // for short proxied requests (perf/RESULTS.md).
+        work_stealing: false,
         upgrade_sock: s
             .upgrade_sock
             .clone()
             .unwrap_or_else(|| format!("{run_dir}/tollgate-upgrade.sock")),
-        pid_file: s.pid_file.clone().unwrap_or_else(|| format!("{run_dir}/tollgate.pid")),
+        pid_file: s
+            .pid_file
+            .clone()
+            .unwrap_or_else(|| format!("{run_dir}/tollgate.pid")),
         ..Default::default()
     };
     let opt = Opt {
@@ -89,7 +98,8 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
         metrics: metrics.clone(),
         access_log: logger,
     };
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
+    let mut proxy =
+        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
     proxy.threads = Some(s.threads);
     for l in &s.listen {
         proxy.add_tcp(l);
@@ -150,11 +160,16 @@ impl Control {
         match load(&self.path, &self.metrics) {
             Ok((cfg, snapshot)) => {
                 if cfg.server.listen != self.listen {
-                    log::warn!("server.listen changed: listeners change only on restart or upgrade");
+                    log::warn!(
+                        "server.listen changed: listeners change only on restart or upgrade"
+                    );
                 }
                 self.state.store(Arc::new(snapshot));
                 self.metrics.reload(true);
-                log::info!("configuration reloaded ({why}) from {}", self.path.display());
+                log::info!(
+                    "configuration reloaded ({why}) from {}",
+                    self.path.display()
+                );
             }
             Err(diags) => {
                 self.metrics.reload(false);
@@ -235,7 +250,8 @@ impl ServeHttp for Admin {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
         let method = session.req_header().method.clone();
         let path = session.req_header().uri.path().to_string();
-        let (status, ctype, body) = admin_route(&self.state.load(), &self.metrics, method.as_str(), &path);
+        let (status, ctype, body) =
+            admin_route(&self.state.load(), &self.metrics, method.as_str(), &path);
         http::Response::builder()
             .status(status)
             .header("Content-Type", ctype)
@@ -246,7 +262,12 @@ impl ServeHttp for Admin {
 }
 
 /// Admin routing, free of I/O so it can be unit-tested.
-fn admin_route(snap: &Snapshot, metrics: &Metrics, method: &str, path: &str) -> (u16, &'static str, Vec<u8>) {
+fn admin_route(
+    snap: &Snapshot,
+    metrics: &Metrics,
+    method: &str,
+    path: &str,
+) -> (u16, &'static str, Vec<u8>) {
     const JSON: &str = "application/json";
     match (method, path) {
         ("GET", "/metrics") => (200, "text/plain; version=0.0.4", metrics.render()),
@@ -255,12 +276,18 @@ fn admin_route(snap: &Snapshot, metrics: &Metrics, method: &str, path: &str) -> 
             let parts: Vec<&str> = p.trim_matches('/').split('/').collect();
             match parts.as_slice() {
                 ["restapis", api, "stages", stage, "cache", "data" | "authorizers"] => {
-                    let found = snap.api(api).is_some_and(|a| snap.apis[a].stage(stage).is_some());
+                    let found = snap
+                        .api(api)
+                        .is_some_and(|a| snap.apis[a].stage(stage).is_some());
                     if found {
                         // Nothing is cached in this build, so the flush has nothing to remove.
                         (202, JSON, Vec::new())
                     } else {
-                        (404, JSON, br#"{"message":"Invalid stage identifier specified"}"#.to_vec())
+                        (
+                            404,
+                            JSON,
+                            br#"{"message":"Invalid stage identifier specified"}"#.to_vec(),
+                        )
                     }
                 }
                 _ => (404, JSON, br#"{"message":"Not Found"}"#.to_vec()),

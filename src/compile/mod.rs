@@ -61,6 +61,8 @@ struct BasePath {
 
 pub struct RestApi {
     pub id: String,
+    /// `X-Amzn-Apigateway-Api-Id` for HTTP_PROXY requests.
+    pub id_header: http::HeaderValue,
     pub router: Router,
     /// Indexed by the router's method id.
     pub methods: Vec<Method>,
@@ -128,9 +130,22 @@ impl Snapshot {
 
     /// Finds the API and stage for a request (DESIGN A3). None means 403 Forbidden.
     pub fn target<'p>(&self, host: Option<&str>, path: &'p str) -> Option<Target<'p>> {
-        let host = host.map(|h| h.rsplit_once(':').map_or(h, |(a, p)| if p.bytes().all(|b| b.is_ascii_digit()) { a } else { h }));
+        let host = host.map(|h| {
+            h.rsplit_once(':').map_or(h, |(a, p)| {
+                if p.bytes().all(|b| b.is_ascii_digit()) {
+                    a
+                } else {
+                    h
+                }
+            })
+        });
         if let Some(h) = host {
-            if let Some(mappings) = self.domains.get(&h.to_ascii_lowercase()) {
+            let mapped = if self.domains.is_empty() {
+                None
+            } else {
+                self.domains.get(&h.to_ascii_lowercase())
+            };
+            if let Some(mappings) = mapped {
                 let trimmed = path.trim_start_matches('/');
                 for m in mappings {
                     let rest = if m.path.is_empty() {
@@ -222,7 +237,11 @@ impl Snapshot {
 }
 
 /// Validates and compiles `config`. Every problem found is returned, located by path.
-pub fn compile(config: &Config, metrics: &Metrics, resolve: Resolver) -> Result<Snapshot, Vec<Problem>> {
+pub fn compile(
+    config: &Config,
+    metrics: &Metrics,
+    resolve: Resolver,
+) -> Result<Snapshot, Vec<Problem>> {
     let problems = validate::validate(config);
     if !problems.is_empty() {
         return Err(problems);
@@ -243,11 +262,16 @@ pub fn compile(config: &Config, metrics: &Metrics, resolve: Resolver) -> Result<
     if !c.problems.is_empty() {
         return Err(c.problems);
     }
-    let api_index: HashMap<String, usize> =
-        apis.iter().enumerate().map(|(i, a)| (a.id.clone(), i)).collect();
+    let api_index: HashMap<String, usize> = apis
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.clone(), i))
+        .collect();
     let mut domains: HashMap<String, Vec<BasePath>> = HashMap::new();
     for d in &config.domain_names {
-        let list = domains.entry(d.domain_name.to_ascii_lowercase()).or_default();
+        let list = domains
+            .entry(d.domain_name.to_ascii_lowercase())
+            .or_default();
         for m in &d.base_path_mappings {
             let (Some(&api), path) = (api_index.get(&m.rest_api_id), m.base_path.trim_matches('/'))
             else {
@@ -297,7 +321,10 @@ impl Compiler<'_> {
         match Template::parse(src) {
             Ok(t) => Some(Arc::new(t)),
             Err(e) => {
-                self.err(path, format!("template error at {}:{}: {}", e.line, e.column, e.message));
+                self.err(
+                    path,
+                    format!("template error at {}:{}: {}", e.line, e.column, e.message),
+                );
                 None
             }
         }
@@ -316,7 +343,12 @@ impl Compiler<'_> {
         }
     }
 
-    fn rest_api(&mut self, i: usize, api: &model::RestApi, server: &ServerSettings) -> Option<RestApi> {
+    fn rest_api(
+        &mut self,
+        i: usize,
+        api: &model::RestApi,
+        server: &ServerSettings,
+    ) -> Option<RestApi> {
         let base = path!["restApis", i];
         let before = self.problems.len();
         // Methods in file order: resource path, then method key.
@@ -325,7 +357,9 @@ impl Compiler<'_> {
         for (res, ms) in &api.resources {
             let mut list = Vec::new();
             for (m, spec) in ms {
-                let Some(key) = MethodKey::parse(m) else { continue };
+                let Some(key) = MethodKey::parse(m) else {
+                    continue;
+                };
                 let mpath = at(&base, path!["resources", res, m]);
                 if let Some(method) = self.method(&mpath, res, key, spec, api) {
                     list.push((key, methods.len()));
@@ -360,7 +394,10 @@ impl Compiler<'_> {
                 Some(s) => match s.0.parse::<u16>() {
                     Ok(c) if (100..=599).contains(&c) => Some(c),
                     _ => {
-                        self.err(at(&gpath, path!["statusCode"]), "statusCode must be an HTTP status code");
+                        self.err(
+                            at(&gpath, path!["statusCode"]),
+                            "statusCode must be an HTTP status code",
+                        );
                         None
                     }
                 },
@@ -384,7 +421,11 @@ impl Compiler<'_> {
         let mut stages = Vec::new();
         for (j, s) in api.stages.iter().enumerate() {
             let spath = at(&base, path!["stages", j]);
-            let access_log = match s.access_log_settings.as_ref().and_then(|a| a.format.as_deref()) {
+            let access_log = match s
+                .access_log_settings
+                .as_ref()
+                .and_then(|a| a.format.as_deref())
+            {
                 Some(f) => self.template(at(&spath, path!["accessLogSettings", "format"]), f),
                 None => server.access_log.clone(),
             };
@@ -392,7 +433,16 @@ impl Compiler<'_> {
             for m in &methods {
                 let upstream = match &m.integration {
                     Integration::HttpProxy(p) => {
-                        let ipath = at(&base, path!["resources", &m.resource_path, m.key.as_str(), "integration", "uri"]);
+                        let ipath = at(
+                            &base,
+                            path![
+                                "resources",
+                                &m.resource_path,
+                                m.key.as_str(),
+                                "integration",
+                                "uri"
+                            ],
+                        );
                         match upstream::Upstream::new(p, &s.variables, self.resolve) {
                             Ok((u, host)) => {
                                 if let Some(h) = host {
@@ -410,7 +460,12 @@ impl Compiler<'_> {
                 };
                 stage_methods.push(StageMethod {
                     upstream,
-                    metrics: self.metrics.method(&api.id, &s.stage_name, m.key.as_str(), &m.resource_path),
+                    metrics: self.metrics.method(
+                        &api.id,
+                        &s.stage_name,
+                        m.key.as_str(),
+                        &m.resource_path,
+                    ),
                 });
             }
             stages.push(Stage {
@@ -423,9 +478,14 @@ impl Compiler<'_> {
         if self.problems.len() > before {
             return None;
         }
-        let stage_index = stages.iter().enumerate().map(|(j, s)| (s.name.clone(), j)).collect();
+        let stage_index = stages
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.name.clone(), j))
+            .collect();
         Some(RestApi {
             id: api.id.clone(),
+            id_header: http::HeaderValue::from_str(&api.id).ok()?,
             router: router?,
             methods,
             stages,
@@ -450,7 +510,13 @@ impl Compiler<'_> {
                 let (loc, name) = validate::parse_param_key(
                     k,
                     "method.request.",
-                    &["path", "querystring", "header", "multivaluequerystring", "multivalueheader"],
+                    &[
+                        "path",
+                        "querystring",
+                        "header",
+                        "multivaluequerystring",
+                        "multivalueheader",
+                    ],
                 )?;
                 Some(ParamDecl {
                     location: Location::parse(loc)?,
@@ -508,7 +574,10 @@ impl Compiler<'_> {
         Some(Method {
             key,
             resource_path: resource.to_string(),
-            authorization_type: spec.authorization_type.clone().unwrap_or_else(|| "NONE".into()),
+            authorization_type: spec
+                .authorization_type
+                .clone()
+                .unwrap_or_else(|| "NONE".into()),
             api_key_required: spec.api_key_required,
             params,
             validate_params,

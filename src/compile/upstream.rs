@@ -11,10 +11,15 @@ use std::time::Duration;
 const POOL_IDLE: Duration = Duration::from_secs(55);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A host name looked up while compiling: (host, port, address), re-checked periodically.
+pub type HostLookup = (String, u16, SocketAddr);
+
 pub struct Upstream {
     pub endpoint: Endpoint,
     /// Cloned for each request; every timeout set.
     pub peer: HttpPeer,
+    /// The `Host` header for the backend, validated once.
+    pub host: http::HeaderValue,
 }
 
 impl Upstream {
@@ -23,7 +28,7 @@ impl Upstream {
         proxy: &HttpProxy,
         variables: &BTreeMap<String, String>,
         resolve: Resolver,
-    ) -> Result<(Upstream, Option<(String, u16, SocketAddr)>), String> {
+    ) -> Result<(Upstream, Option<HostLookup>), String> {
         let endpoint = proxy.endpoint(variables)?;
         let (addr, lookup) = match endpoint.host.parse::<std::net::IpAddr>() {
             Ok(ip) => (SocketAddr::new(ip, endpoint.port), None),
@@ -43,6 +48,15 @@ impl Upstream {
             o.verify_cert = false;
             o.verify_hostname = false;
         }
-        Ok((Upstream { endpoint, peer }, lookup))
+        let host = http::HeaderValue::from_str(&endpoint.authority)
+            .map_err(|_| format!("`{}` is not a valid Host header", endpoint.authority))?;
+        Ok((
+            Upstream {
+                endpoint,
+                peer,
+                host,
+            },
+            lookup,
+        ))
     }
 }

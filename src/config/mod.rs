@@ -103,7 +103,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Loaded, Vec<Diagnostic>> {
                     column: l.column(),
                 })
                 .unwrap_or(Pos { line: 1, column: 1 });
-            return Err(vec![diag(pos, strip_location(&e.to_string()))]);
+            return Err(vec![diag(pos, strip_location(&e.to_string(), pos))]);
         }
     };
     if !unknown.is_empty() {
@@ -143,12 +143,10 @@ fn ignored_path(p: &serde_ignored::Path<'_>) -> Vec<Seg> {
     out
 }
 
-/// serde_yaml appends " at line L column C" to its messages; the diagnostic carries it already.
-fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
-    }
+/// serde_yaml puts " at line L column C" of `pos` in its messages; the diagnostic carries it
+/// already. Other positions (where the unclosed construct started) are kept.
+fn strip_location(msg: &str, pos: Pos) -> String {
+    msg.replace(&format!(" at line {} column {}", pos.line, pos.column), "")
 }
 
 #[cfg(test)]
@@ -167,7 +165,10 @@ mod tests {
         let e = errs("server:\n  listen: []\n  bogus: 1\nrestApis:\n  - id: a\n    nope: 2\n");
         assert_eq!(
             e,
-            vec!["t.yaml:3:3: unknown key `bogus`", "t.yaml:6:5: unknown key `nope`"]
+            vec![
+                "t.yaml:3:3: unknown key `bogus`",
+                "t.yaml:6:5: unknown key `nope`"
+            ]
         );
     }
 
@@ -175,7 +176,10 @@ mod tests {
     fn syntax_and_type_errors_have_positions() {
         let e = errs("server:\n  threads: lots\n");
         assert_eq!(e.len(), 1);
-        assert!(e[0].starts_with("t.yaml:2:12: server.threads: invalid type"), "{e:?}");
+        assert!(
+            e[0].starts_with("t.yaml:2:12: server.threads: invalid type"),
+            "{e:?}"
+        );
         let e = errs("server: [\n");
         assert!(e[0].starts_with("t.yaml:"), "{e:?}");
     }
@@ -183,7 +187,9 @@ mod tests {
     #[test]
     fn status_codes_accept_numbers_and_strings() {
         let text = "restApis:\n  - id: a\n    gatewayResponses:\n      DEFAULT_4XX: {statusCode: 404}\n      THROTTLED: {statusCode: \"429\"}\n";
-        let l = parse(Path::new("t"), text).map_err(|d| d[0].to_string()).unwrap();
+        let l = parse(Path::new("t"), text)
+            .map_err(|d| d[0].to_string())
+            .unwrap();
         let g = &l.config.rest_apis[0].gateway_responses;
         assert_eq!(g["DEFAULT_4XX"].status_code.as_ref().unwrap().0, "404");
         assert_eq!(g["THROTTLED"].status_code.as_ref().unwrap().0, "429");

@@ -179,11 +179,33 @@ mod tests {
     fn finds_keys_and_items() {
         let text = "server:\n  listen: [\"a\"]\nrestApis:\n  - id: x\n    resources:\n      /pets:\n        GET: {authorizer: nope}\n";
         let s = Spans::index(text);
-        assert_eq!(s.find(&crate::path!["server"]), Pos { line: 1, column: 1 });
-        assert_eq!(s.find(&crate::path!["server", "listen"]), Pos { line: 2, column: 3 });
-        assert_eq!(s.find(&crate::path!["restApis", 0usize, "id"]), Pos { line: 4, column: 5 });
-        let p = crate::path!["restApis", 0usize, "resources", "/pets", "GET", "authorizer"];
-        assert_eq!(s.find(&p), Pos { line: 7, column: 15 });
+        assert_eq!(
+            s.find(crate::path!["server"].as_slice()),
+            Pos { line: 1, column: 1 }
+        );
+        assert_eq!(
+            s.find(crate::path!["server", "listen"].as_slice()),
+            Pos { line: 2, column: 3 }
+        );
+        assert_eq!(
+            s.find(crate::path!["restApis", 0usize, "id"].as_slice()),
+            Pos { line: 4, column: 5 }
+        );
+        let p = crate::path![
+            "restApis",
+            0usize,
+            "resources",
+            "/pets",
+            "GET",
+            "authorizer"
+        ];
+        assert_eq!(
+            s.find(&p),
+            Pos {
+                line: 7,
+                column: 15
+            }
+        );
         // Unknown deeper paths fall back to the nearest known one.
         let q = crate::path!["restApis", 0usize, "resources", "/pets", "POST"];
         assert_eq!(s.find(&q), Pos { line: 6, column: 7 });

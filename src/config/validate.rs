@@ -43,7 +43,10 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     for (i, d) in c.domain_names.iter().enumerate() {
         v.domain(i, d, c);
     }
-    for (section, apis) in [("httpApis", &c.http_apis), ("websocketApis", &c.websocket_apis)] {
+    for (section, apis) in [
+        ("httpApis", &c.http_apis),
+        ("websocketApis", &c.websocket_apis),
+    ] {
         v.unique(
             apis.iter().map(|a| a.id.as_str()),
             |i| path![section, i, "id"],
@@ -77,7 +80,10 @@ impl Checker {
         if !allowed.contains(&value) {
             self.err(
                 path,
-                format!("invalid {what} `{value}`: expected one of {}", allowed.join(", ")),
+                format!(
+                    "invalid {what} `{value}`: expected one of {}",
+                    allowed.join(", ")
+                ),
             );
         }
     }
@@ -102,7 +108,10 @@ impl Checker {
 
     fn server(&mut self, s: &Server) {
         if s.listen.is_empty() {
-            self.err(path!["server", "listen"], "at least one listen address is needed");
+            self.err(
+                path!["server", "listen"],
+                "at least one listen address is needed",
+            );
         }
         for (i, l) in s.listen.iter().enumerate() {
             if l.parse::<std::net::SocketAddr>().is_err() {
@@ -125,7 +134,10 @@ impl Checker {
         }
         if let Some(r) = &s.redis {
             if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
-                self.err(path!["server", "redis"], "redis must be a redis:// or rediss:// URL");
+                self.err(
+                    path!["server", "redis"],
+                    "redis must be a redis:// or rediss:// URL",
+                );
             }
         }
     }
@@ -133,15 +145,19 @@ impl Checker {
     fn function(&mut self, name: &str, f: &Function) {
         let at = path!["functions", name];
         match (&f.endpoint, &f.command) {
-            (Some(_), Some(_)) => self.err(at, "a function has either `endpoint` or `command`, not both"),
+            (Some(_), Some(_)) => self.err(
+                at,
+                "a function has either `endpoint` or `command`, not both",
+            ),
             (None, None) => self.err(at, "a function needs `endpoint` or `command`"),
             (Some(e), None) if !is_http_url(e) => self.err(
                 path!["functions", name, "endpoint"],
                 format!("`{e}` is not an http:// or https:// URL"),
             ),
-            (None, Some(c)) if c.is_empty() => {
-                self.err(path!["functions", name, "command"], "command must not be empty")
-            }
+            (None, Some(c)) if c.is_empty() => self.err(
+                path!["functions", name, "command"],
+                "command must not be empty",
+            ),
             _ => {}
         }
     }
@@ -153,7 +169,12 @@ impl Checker {
             p
         };
         if let Some(s) = &api.api_key_source {
-            self.one_of(at(path!["apiKeySource"]), "apiKeySource", s, &["HEADER", "AUTHORIZER"]);
+            self.one_of(
+                at(path!["apiKeySource"]),
+                "apiKeySource",
+                s,
+                &["HEADER", "AUTHORIZER"],
+            );
         }
         let authorizers = self.unique(
             api.authorizers.iter().map(|a| a.name.as_str()),
@@ -170,7 +191,10 @@ impl Checker {
             if matches!(a.kind.as_str(), "TOKEN" | "REQUEST") && a.authorizer_uri.is_none() {
                 self.err(
                     at(path!["authorizers", j]),
-                    format!("authorizer `{}` of type {} needs authorizerUri", a.name, a.kind),
+                    format!(
+                        "authorizer `{}` of type {} needs authorizerUri",
+                        a.name, a.kind
+                    ),
                 );
             }
             if a.kind == "COGNITO_USER_POOLS" && a.provider_arns.is_empty() && a.issuer.is_none() {
@@ -227,7 +251,12 @@ impl Checker {
             p
         };
         let auth = m.authorization_type.as_deref().unwrap_or("NONE");
-        self.one_of(sub(path!["authorizationType"]), "authorizationType", auth, AUTHORIZATION_TYPES);
+        self.one_of(
+            sub(path!["authorizationType"]),
+            "authorizationType",
+            auth,
+            AUTHORIZATION_TYPES,
+        );
         match (&m.authorizer, auth) {
             (Some(name), _) if !authorizers.contains(name.as_str()) => self.err(
                 sub(path!["authorizer"]),
@@ -289,7 +318,10 @@ impl Checker {
         }
         for (k, r) in m.method_responses.iter().enumerate() {
             if r.status_code.is_none() {
-                self.err(sub(path!["methodResponses", k]), "a method response needs statusCode");
+                self.err(
+                    sub(path!["methodResponses", k]),
+                    "a method response needs statusCode",
+                );
             }
             for key in r.response_parameters.keys() {
                 if parse_param_key(key, "method.response.", &["header"]).is_none() {
@@ -318,10 +350,21 @@ impl Checker {
             p.extend(rest);
             p
         };
-        self.one_of(sub(path!["type"]), "integration type", &int.kind, INTEGRATION_TYPES);
-        let needs_method = matches!(int.kind.as_str(), "HTTP" | "HTTP_PROXY" | "AWS" | "AWS_PROXY");
+        self.one_of(
+            sub(path!["type"]),
+            "integration type",
+            &int.kind,
+            INTEGRATION_TYPES,
+        );
+        let needs_method = matches!(
+            int.kind.as_str(),
+            "HTTP" | "HTTP_PROXY" | "AWS" | "AWS_PROXY"
+        );
         match (&int.http_method, needs_method) {
-            (None, true) => self.err(at.clone(), "Enumeration value for HttpMethod must be non-empty"),
+            (None, true) => self.err(
+                at.clone(),
+                "Enumeration value for HttpMethod must be non-empty",
+            ),
             (Some(hm), _) if MethodKey::parse(hm).is_none() => self.err(
                 sub(path!["httpMethod"]),
                 format!("invalid httpMethod `{hm}`"),
@@ -337,10 +380,15 @@ impl Checker {
             "AWS" | "AWS_PROXY" => match &int.uri {
                 Some(u) if u.starts_with("arn:aws:apigateway:") => {
                     if !(u.contains(":path/") || u.contains(":action/")) {
-                        self.err(sub(path!["uri"]), "AWS ARN for integration must contain path or action");
+                        self.err(
+                            sub(path!["uri"]),
+                            "AWS ARN for integration must contain path or action",
+                        );
                     }
                 }
-                Some(_) | None => self.err(sub(path!["uri"]), "Invalid ARN specified in the request"),
+                Some(_) | None => {
+                    self.err(sub(path!["uri"]), "Invalid ARN specified in the request")
+                }
             },
             _ => {}
         }
@@ -383,8 +431,12 @@ impl Checker {
         }
         for (target, source) in &int.request_parameters {
             let at_p = sub(path!["requestParameters", target]);
-            if parse_param_key(target, "integration.request.", &["path", "querystring", "header"])
-                .is_none()
+            if parse_param_key(
+                target,
+                "integration.request.",
+                &["path", "querystring", "header"],
+            )
+            .is_none()
             {
                 self.err(
                     at_p.clone(),
@@ -405,7 +457,12 @@ impl Checker {
                 continue;
             };
             for (target, source) in &r.response_parameters {
-                let at_p = sub(path!["integrationResponses", k, "responseParameters", target]);
+                let at_p = sub(path![
+                    "integrationResponses",
+                    k,
+                    "responseParameters",
+                    target
+                ]);
                 match parse_param_key(target, "method.response.", &["header"]) {
                     None => self.err(
                         at_p.clone(),
@@ -455,7 +512,10 @@ impl Checker {
         }
         if let Some(var) = source.strip_prefix("stageVariables.") {
             if !stage_vars.contains(var) {
-                self.err(at, format!("stage variable `{var}` is used here but no stage defines it"));
+                self.err(
+                    at,
+                    format!("stage variable `{var}` is used here but no stage defines it"),
+                );
             }
             return;
         }
@@ -470,7 +530,10 @@ impl Checker {
         {
             return;
         }
-        self.err(at, format!("Invalid mapping expression specified: {source}"));
+        self.err(
+            at,
+            format!("Invalid mapping expression specified: {source}"),
+        );
     }
 
     fn stage(&mut self, at: Vec<Seg>, s: &Stage, api: &RestApi) {
@@ -492,7 +555,12 @@ impl Checker {
         }
         if let Some(size) = &s.cache_cluster_size {
             const SIZES: &[&str] = &["0.5", "1.6", "6.1", "13.5", "28.4", "58.2", "118", "237"];
-            self.one_of(sub(path!["cacheClusterSize"]), "cacheClusterSize", size, SIZES);
+            self.one_of(
+                sub(path!["cacheClusterSize"]),
+                "cacheClusterSize",
+                size,
+                SIZES,
+            );
         }
         for (key, ms) in &s.method_settings {
             let kp = sub(path!["methodSettings", key]);
@@ -526,7 +594,11 @@ impl Checker {
                     p,
                     "unauthorizedCacheControlHeaderStrategy",
                     st,
-                    &["FAIL_WITH_403", "SUCCEED_WITH_RESPONSE_HEADER", "SUCCEED_WITHOUT_RESPONSE_HEADER"],
+                    &[
+                        "FAIL_WITH_403",
+                        "SUCCEED_WITH_RESPONSE_HEADER",
+                        "SUCCEED_WITHOUT_RESPONSE_HEADER",
+                    ],
                 );
             }
             if let Some(l) = &ms.logging_level {
@@ -540,7 +612,10 @@ impl Checker {
     fn usage_plan(&mut self, i: usize, p: &UsagePlan, keys: &HashSet<&str>, c: &Config) {
         for (j, k) in p.api_keys.iter().enumerate() {
             if !keys.contains(k.as_str()) {
-                self.err(path!["usagePlans", i, "apiKeys", j], format!("unknown API key `{k}`"));
+                self.err(
+                    path!["usagePlans", i, "apiKeys", j],
+                    format!("unknown API key `{k}`"),
+                );
             }
         }
         for (j, s) in p.api_stages.iter().enumerate() {
@@ -568,7 +643,10 @@ impl Checker {
 
     fn domain(&mut self, i: usize, d: &DomainName, c: &Config) {
         if d.domain_name.is_empty() {
-            self.err(path!["domainNames", i, "domainName"], "domainName must not be empty");
+            self.err(
+                path!["domainNames", i, "domainName"],
+                "domainName must not be empty",
+            );
         }
         if let Some(cert) = &d.certificate {
             for (field, file) in [("cert", &cert.cert), ("key", &cert.key)] {
@@ -678,15 +756,30 @@ mod tests {
           integration: {type: MOCK, requestParameters: {integration.request.header.h: method.request.header.h}}
 "#;
         let p = problems(text);
-        assert!(p.contains(&"t.yaml:5:9: No integration defined for method".to_string()), "{p:?}");
-        assert!(p.iter().any(|e| e.contains("HttpMethod must be non-empty")), "{p:?}");
-        assert!(p.iter().any(|e| e.contains("Invalid HTTP endpoint specified for URI")), "{p:?}");
-        assert!(p.iter().any(|e| e.contains("method.request.header.h is not declared")), "{p:?}");
+        assert!(
+            p.contains(&"t.yaml:5:9: No integration defined for method".to_string()),
+            "{p:?}"
+        );
+        assert!(
+            p.iter().any(|e| e.contains("HttpMethod must be non-empty")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|e| e.contains("Invalid HTTP endpoint specified for URI")),
+            "{p:?}"
+        );
+        assert!(
+            p.iter()
+                .any(|e| e.contains("method.request.header.h is not declared")),
+            "{p:?}"
+        );
     }
 
     #[test]
     fn stage_variable_refs_are_found() {
-        let v: Vec<_> = stage_variable_refs("http://${stageVariables.a}/${stageVariables.b}/c").collect();
+        let v: Vec<_> =
+            stage_variable_refs("http://${stageVariables.a}/${stageVariables.b}/c").collect();
         assert_eq!(v, vec!["a", "b"]);
     }
 }

@@ -57,7 +57,9 @@ impl HttpProxy {
         let mut illegal = false;
         for (target, expr) in &spec.request_parameters {
             let src = Source::parse(expr, false)?;
-            let rest = target.strip_prefix("integration.request.").unwrap_or(target);
+            let rest = target
+                .strip_prefix("integration.request.")
+                .unwrap_or(target);
             match rest.split_once('.') {
                 Some(("path", n)) => path_params.push((n.to_string(), src)),
                 Some(("querystring", n)) => query_params.push((n.to_string(), src)),
@@ -107,7 +109,9 @@ impl HttpProxy {
         let (host, port) = split_host_port(authority, if tls { 443 } else { 80 })
             .ok_or_else(|| format!("Invalid HTTP endpoint specified for URI: {uri}"))?;
         if host.contains('{') {
-            return Err(format!("the host of `{uri}` must not depend on the request"));
+            return Err(format!(
+                "the host of `{uri}` must not depend on the request"
+            ));
         }
         let target = if target.is_empty() || target.starts_with('?') {
             format!("/{target}")
@@ -125,7 +129,12 @@ impl HttpProxy {
 
     /// Builds the upstream request target: the endpoint's path and query with placeholders
     /// filled, then the client's query string, then mapped query parameters (AWS appends them).
-    pub fn upstream_target(&self, ep: &Endpoint, client_query: Option<&str>, v: &dyn Values) -> String {
+    pub fn upstream_target(
+        &self,
+        ep: &Endpoint,
+        client_query: Option<&str>,
+        v: &dyn Values,
+    ) -> String {
         let mut out = String::with_capacity(64);
         for piece in &ep.target {
             match piece {
@@ -176,7 +185,10 @@ impl HttpProxy {
     }
 
     /// Mapped headers to set on the upstream request (they replace the client's).
-    pub fn mapped_headers<'a>(&'a self, v: &'a dyn Values) -> impl Iterator<Item = (&'a str, String)> + 'a {
+    pub fn mapped_headers<'a>(
+        &'a self,
+        v: &'a dyn Values,
+    ) -> impl Iterator<Item = (&'a str, String)> + 'a {
         self.header_params.iter().filter_map(move |(name, src)| {
             src.eval(v)
                 .filter(|x| !x.is_empty())
@@ -201,8 +213,13 @@ pub const DROPPED_REQUEST_HEADERS: &[&str] = &[
 
 /// Backend response headers API Gateway renames to `x-amzn-Remapped-<name>` because it emits
 /// its own (HTTP_PROXY).
-pub const REMAPPED_RESPONSE_HEADERS: &[&str] =
-    &["connection", "content-length", "date", "server", "x-amzn-requestid"];
+pub const REMAPPED_RESPONSE_HEADERS: &[(&str, &str)] = &[
+    ("connection", "x-amzn-Remapped-connection"),
+    ("content-length", "x-amzn-Remapped-content-length"),
+    ("date", "x-amzn-Remapped-date"),
+    ("server", "x-amzn-Remapped-server"),
+    ("x-amzn-requestid", "x-amzn-Remapped-x-amzn-RequestId"),
+];
 
 /// Backend response headers API Gateway drops (HTTP_PROXY).
 pub const DROPPED_RESPONSE_HEADERS: &[&str] = &["via"];
@@ -376,20 +393,29 @@ requestParameters:
     fn endpoints_and_stage_variables() {
         let mut vars = BTreeMap::new();
         vars.insert("backend".to_string(), "example.com:8443".to_string());
-        let spec: Spec =
-            serde_yaml::from_str("{type: HTTP_PROXY, httpMethod: ANY, uri: \"https://${stageVariables.backend}\"}").unwrap();
+        let spec: Spec = serde_yaml::from_str(
+            "{type: HTTP_PROXY, httpMethod: ANY, uri: \"https://${stageVariables.backend}\"}",
+        )
+        .unwrap();
         let p = HttpProxy::compile(&spec).unwrap();
         let ep = p.endpoint(&vars).unwrap();
         assert!(ep.tls);
         assert_eq!((ep.host.as_str(), ep.port), ("example.com", 8443));
         assert_eq!(ep.target, vec![Piece::Text("/".into())]);
-        assert_eq!(substitute_stage_variables("a${stageVariables.x}b", &BTreeMap::new()), "ab");
+        assert_eq!(
+            substitute_stage_variables("a${stageVariables.x}b", &BTreeMap::new()),
+            "ab"
+        );
     }
 
     #[test]
     fn unmapped_placeholder_is_an_error() {
         let spec: Spec =
-            serde_yaml::from_str("{type: HTTP_PROXY, httpMethod: ANY, uri: \"http://h/{proxy}\"}").unwrap();
-        assert!(HttpProxy::compile(&spec).err().unwrap().contains("integration.request.path.proxy"));
+            serde_yaml::from_str("{type: HTTP_PROXY, httpMethod: ANY, uri: \"http://h/{proxy}\"}")
+                .unwrap();
+        assert!(HttpProxy::compile(&spec)
+            .err()
+            .unwrap()
+            .contains("integration.request.path.proxy"));
     }
 }

@@ -22,7 +22,10 @@ impl Mock {
         accept: Option<&str>,
     ) -> Result<MethodResponse, Failure> {
         let rendered;
-        let request = match self.request_templates.for_request(content_type, self.passthrough)? {
+        let request = match self
+            .request_templates
+            .for_request(content_type, self.passthrough)?
+        {
             Some(t) => {
                 let mut out = String::new();
                 t.render(ctx, &mut out);
@@ -57,8 +60,13 @@ pub fn status_code(payload: &str) -> Option<u16> {
     }
     // Relaxed form: find the key, then the number after the colon.
     let at = p.find("statusCode")?;
-    let rest = p[at + "statusCode".len()..].trim_start_matches(['"', '\'']).trim_start();
-    let rest = rest.strip_prefix(':')?.trim_start().trim_start_matches(['"', '\'']);
+    let rest = p[at + "statusCode".len()..]
+        .trim_start_matches(['"', '\''])
+        .trim_start();
+    let rest = rest
+        .strip_prefix(':')?
+        .trim_start()
+        .trim_start_matches(['"', '\'']);
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok().filter(|c| (100..=599).contains(c))
 }

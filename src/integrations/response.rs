@@ -46,7 +46,11 @@ impl IntegrationResponses {
                 .as_ref()
                 .and_then(|c| c.0.parse::<u16>().ok())
                 .filter(|c| (100..=599).contains(c))
-                .ok_or((i, "statusCode", "statusCode must be an HTTP status code".to_string()))?;
+                .ok_or((
+                    i,
+                    "statusCode",
+                    "statusCode must be an HTTP status code".to_string(),
+                ))?;
             let pattern = match s.selection_pattern.as_deref() {
                 None | Some("") => {
                     if default.is_none() {
@@ -54,22 +58,26 @@ impl IntegrationResponses {
                     }
                     None
                 }
-                Some(p) => Some(
-                    Regex::new(&format!("^(?s:{p})$"))
-                        .map_err(|e| (i, "selectionPattern", format!("invalid selectionPattern: {e}")))?,
-                ),
+                Some(p) => Some(Regex::new(&format!("^(?s:{p})$")).map_err(|e| {
+                    (
+                        i,
+                        "selectionPattern",
+                        format!("invalid selectionPattern: {e}"),
+                    )
+                })?),
             };
             let mut parameters = Vec::new();
             for (target, expr) in &s.response_parameters {
-                let name = target
-                    .strip_prefix("method.response.header.")
-                    .ok_or((i, "responseParameters", format!("invalid response parameter `{target}`")))?;
+                let name = target.strip_prefix("method.response.header.").ok_or((
+                    i,
+                    "responseParameters",
+                    format!("invalid response parameter `{target}`"),
+                ))?;
                 let src = Source::parse(expr, true).map_err(|e| (i, "responseParameters", e))?;
                 parameters.push((name.to_string(), src));
             }
-            let templates = Templates::compile(&s.response_templates).map_err(|(ct, e)| {
-                (i, "responseTemplates", format!("template for {ct}: {e}"))
-            })?;
+            let templates = Templates::compile(&s.response_templates)
+                .map_err(|(ct, e)| (i, "responseTemplates", format!("template for {ct}: {e}")))?;
             entries.push(IntegrationResponse {
                 status,
                 pattern,
@@ -115,7 +123,9 @@ impl IntegrationResponses {
                 (ct.to_string(), out)
             }
             None => (
-                integration_content_type.unwrap_or("application/json").to_string(),
+                integration_content_type
+                    .unwrap_or("application/json")
+                    .to_string(),
                 integration_body.to_string(),
             ),
         };

@@ -60,7 +60,9 @@ impl Templates {
             .or_else(|| self.entries.iter().find(|(k, _)| k == "$default"));
         match (found, passthrough) {
             (Some((_, t)), _) => Ok(Some(t)),
-            (None, Passthrough::Never) => Err(Failure::new(GatewayResponseType::UnsupportedMediaType)),
+            (None, Passthrough::Never) => {
+                Err(Failure::new(GatewayResponseType::UnsupportedMediaType))
+            }
             (None, Passthrough::WhenNoTemplates) if !self.is_empty() => {
                 Err(Failure::new(GatewayResponseType::UnsupportedMediaType))
             }
@@ -73,7 +75,11 @@ impl Templates {
     /// type with it.
     pub fn for_response(&self, accept: Option<&str>) -> Option<(&str, &Template)> {
         let wanted = accept.map(mime_type).filter(|a| !a.is_empty());
-        let by = |ct: &str| self.entries.iter().find(|(k, _)| k.eq_ignore_ascii_case(ct));
+        let by = |ct: &str| {
+            self.entries
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(ct))
+        };
         wanted
             .and_then(by)
             .or_else(|| by("application/json"))

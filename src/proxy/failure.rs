@@ -13,7 +13,9 @@ pub fn classify(e: &Error) -> Option<Failure> {
     let kind = match e.etype() {
         HTTPStatus(413) => G::RequestTooLarge,
         HTTPStatus(_) => G::ApiConfigurationError,
-        ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => G::IntegrationTimeout,
+        ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => {
+            G::IntegrationTimeout
+        }
         // Nothing listens at the endpoint: AWS reports a configuration error.
         ConnectRefused | ConnectNoRoute | ConnectError | BindError | SocketError => {
             G::ApiConfigurationError
@@ -33,7 +35,11 @@ pub async fn fail_to_proxy(session: &mut Session, e: &Error, ctx: &mut RequestCt
         can_reuse_downstream: false,
     };
     // Once the response has started, the only honest signal left is closing the connection.
-    if session.response_written().is_some() {
+    // (An interim `100 Continue` does not count.)
+    if session
+        .response_written()
+        .is_some_and(|r| !r.status.is_informational())
+    {
         return gone;
     }
     let Some(failure) = classify(e) else {

@@ -15,10 +15,10 @@ use crate::pipeline::{Outcome, RequestInfo};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
+use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 use pingora::upstreams::peer::HttpPeer;
-use pingora::http::ResponseHeader;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,6 +46,8 @@ pub struct RequestCtx {
     pub started: Instant,
     pub route: Route,
     pub base_path: Option<String>,
+    /// The matched resource's path parameters (raw), for templates and gateway responses.
+    pub path_params: Vec<(String, String)>,
     pub outcome: Outcome,
     pub integration_started: Option<Instant>,
     /// HTTP_PROXY: the upstream request target and mapped headers, prepared in request_filter.
@@ -64,11 +66,12 @@ impl ProxyHttp for Gateway {
                 request_id: crate::ids::request_id(),
                 extended_request_id: crate::ids::extended_request_id(),
                 start: std::time::SystemTime::now(),
-                source_ip: String::new(),
+                source_ip: None,
             },
             started: Instant::now(),
             route: Route::default(),
             base_path: None,
+            path_params: Vec::new(),
             outcome: Outcome::default(),
             integration_started: None,
             upstream: None,
@@ -76,7 +79,15 @@ impl ProxyHttp for Gateway {
         }
     }
 
-    async fn early_request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+    /// No downstream modules: Pingora's default registers a (disabled) compression module whose
+    /// per-request bookkeeping costs throughput for nothing.
+    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
+
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         let snapshot = self.state.load_full();
         // Pingora's HTTP/1.1 keep-alive never times out by default: bound it.
         if session.get_keepalive() == Some(0) {
@@ -106,7 +117,11 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         ctx.integration_started = Some(Instant::now());
         upstream::peer(ctx)
     }
@@ -142,7 +157,12 @@ impl ProxyHttp for Gateway {
         Ok(None)
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         failure::fail_to_proxy(session, e, ctx).await
     }
 

@@ -26,18 +26,23 @@ pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Resu
     ctx.info.source_ip = session
         .client_addr()
         .and_then(|a| a.as_inet())
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+        .map(|a| a.ip());
     match route(session, ctx, &snap) {
-        Ok(Step::Proxy) => Ok(false),
-        Ok(Step::Mock(params)) => {
-            mock(session, ctx, &snap, &params).await?;
+        Ok(Step::Proxy) => {
+            // The backend never sees `Expect` (§8.2), so the gateway answers it.
+            continue_if_expected(session).await?;
+            Ok(false)
+        }
+        Ok(Step::Mock) => {
+            continue_if_expected(session).await?;
+            mock(session, ctx, &snap).await?;
             Ok(true)
         }
         Err(failure) => {
             let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
-            if reply.status == 413 {
-                // Do not read a body we refuse: close the connection after answering.
+            if reply.status == 413 || expects_continue(session) {
+                // Do not read a body we refuse (or that the client holds back until it gets
+                // `100 Continue`): close the connection after answering.
                 session.set_keepalive(None);
             } else if !session.is_body_empty() {
                 let _ = session.drain_request_body().await;
@@ -48,10 +53,29 @@ pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Resu
     }
 }
 
+/// The client holds its body back until it gets `100 Continue` (RFC 9110 §10.1.1).
+fn expects_continue(session: &mut Session) -> bool {
+    let req = session.req_header();
+    let expects = req.version == http::Version::HTTP_11
+        && req
+            .headers
+            .get(http::header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    expects && !session.is_body_empty()
+}
+
+/// Sends the interim `100 Continue` a client waits for before sending its body.
+async fn continue_if_expected(session: &mut Session) -> Result<()> {
+    if expects_continue(session) {
+        session.write_continue_response().await?;
+    }
+    Ok(())
+}
+
 enum Step {
     Proxy,
-    /// MOCK, with the path parameters it may read.
-    Mock(Vec<(String, String)>),
+    /// MOCK.
+    Mock,
 }
 
 /// Resolution, routing and method request checks; prepares the upstream for HTTP_PROXY.
@@ -81,6 +105,11 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         .ok_or_else(|| Failure::new(G::MissingAuthenticationToken))?;
     let method = &api.methods[found.method_id];
     ctx.route.method = Some(found.method_id);
+    ctx.path_params = found
+        .params
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     if content_length(session).is_some_and(|n| n > MAX_BODY) {
         return Err(Failure::new(G::RequestTooLarge));
     }
@@ -122,12 +151,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
             });
             Ok(Step::Proxy)
         }
-        Integration::Mock(_) => Ok(Step::Mock(
-            params
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )),
+        Integration::Mock(_) => Ok(Step::Mock),
         Integration::Unavailable(kind) => {
             log::error!(
                 "{} {} {}: integration type {kind} is not available in this build",
@@ -144,16 +168,12 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
 }
 
 /// MOCK: read the (bounded) body, run the request template and integration response.
-async fn mock(
-    session: &mut Session,
-    ctx: &mut RequestCtx,
-    snap: &Arc<Snapshot>,
-    params: &[(String, String)],
-) -> Result<()> {
+async fn mock(session: &mut Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<()> {
     let body = match read_body(session).await? {
         Some(b) => b,
         None => {
-            let reply = respond::gateway_reply(session, ctx, snap, Failure::new(G::RequestTooLarge), "");
+            let reply =
+                respond::gateway_reply(session, ctx, snap, Failure::new(G::RequestTooLarge), "");
             session.set_keepalive(None);
             return respond::write(session, ctx, reply).await;
         }
@@ -168,7 +188,11 @@ async fn mock(
             Some((p, q)) => (p, Some(q)),
             None => (raw, None),
         };
-        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let params: Vec<(&str, &str)> = ctx
+            .path_params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let view = RequestView {
             snapshot: snap,
             landing: Landing {
@@ -207,7 +231,11 @@ async fn mock(
 pub fn ctx_landing<'a>(
     ctx: &RequestCtx,
     snap: &'a Snapshot,
-) -> (&'a crate::compile::RestApi, &'a crate::compile::Stage, &'a crate::compile::Method) {
+) -> (
+    &'a crate::compile::RestApi,
+    &'a crate::compile::Stage,
+    &'a crate::compile::Method,
+) {
     let api = &snap.apis[ctx.route.api.unwrap_or(0)];
     let stage = &api.stages[ctx.route.stage.unwrap_or(0)];
     let method = &api.methods[ctx.route.method.unwrap_or(0)];

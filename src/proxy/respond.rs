@@ -9,6 +9,7 @@ use crate::integrations::Failure;
 use crate::pipeline::{Landing, RequestView};
 use crate::responses::ERROR_TYPE_HEADER;
 use bytes::Bytes;
+use http::HeaderValue;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use std::cell::RefCell;
@@ -74,6 +75,11 @@ pub fn gateway_reply(
         Some((p, q)) => (p, Some(q)),
         None => (raw, None),
     };
+    let params: Vec<(&str, &str)> = ctx
+        .path_params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let view = RequestView {
         snapshot: snap,
         landing: Landing {
@@ -87,7 +93,7 @@ pub fn gateway_reply(
         path,
         query,
         headers: &req.headers,
-        path_params: &[],
+        path_params: &params,
         body,
         base_path: ctx.base_path.as_deref(),
     };
@@ -124,16 +130,22 @@ pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) ->
 }
 
 /// The `Date` header value, formatted at most once a second per thread.
-pub fn http_date() -> String {
+pub fn http_date() -> HeaderValue {
     thread_local! {
-        static CACHE: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+        static CACHE: RefCell<(u64, HeaderValue)> =
+            const { RefCell::new((0, HeaderValue::from_static(""))) };
     }
     let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         if c.0 != secs {
-            *c = (secs, httpdate::fmt_http_date(now));
+            let value = HeaderValue::from_str(&httpdate::fmt_http_date(now))
+                .unwrap_or(HeaderValue::from_static(""));
+            *c = (secs, value);
         }
         c.1.clone()
     })

@@ -26,7 +26,11 @@ pub fn peer(ctx: &RequestCtx) -> Result<Box<HttpPeer>> {
     }
 }
 
-pub fn request_headers(session: &Session, req: &mut RequestHeader, ctx: &mut RequestCtx) -> Result<()> {
+pub fn request_headers(
+    session: &Session,
+    req: &mut RequestHeader,
+    ctx: &mut RequestCtx,
+) -> Result<()> {
     let Some(snap) = ctx.snapshot.clone() else {
         return Error::e_explain(ErrorType::InternalError, "no configuration snapshot");
     };
@@ -53,15 +57,30 @@ pub fn request_headers(session: &Session, req: &mut RequestHeader, ctx: &mut Req
                 .map_err(|e| Error::because(ErrorType::InternalError, "method", e))?,
         );
     }
-    for h in DROPPED_REQUEST_HEADERS {
-        req.remove_header(*h);
+    // One pass over the (few) client headers; removal only when one is present.
+    if req
+        .headers
+        .keys()
+        .any(|k| DROPPED_REQUEST_HEADERS.contains(&k.as_str()))
+    {
+        for h in DROPPED_REQUEST_HEADERS {
+            req.remove_header(*h);
+        }
     }
-    req.insert_header(http::header::HOST, up.endpoint.authority.as_str())?;
+    req.insert_header(http::header::HOST, up.host.clone())?;
     // X-Forwarded-For: the client's chain plus the client itself.
-    let ip = ctx.info.source_ip.as_str();
-    let xff = match req.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+    let ip = ctx
+        .info
+        .source_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    let xff = match req
+        .headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+    {
         Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-        _ => ip.to_string(),
+        _ => ip,
     };
     req.insert_header("X-Forwarded-For", xff)?;
     req.insert_header("X-Forwarded-Proto", "http")?;
@@ -80,7 +99,7 @@ pub fn request_headers(session: &Session, req: &mut RequestHeader, ctx: &mut Req
             .unwrap_or(0);
         req.insert_header("X-Amzn-Trace-Id", crate::ids::trace_id(secs))?;
     }
-    req.insert_header("X-Amzn-Apigateway-Api-Id", api.id.as_str())?;
+    req.insert_header("X-Amzn-Apigateway-Api-Id", api.id_header.clone())?;
     ctx.integration_started.get_or_insert_with(Instant::now);
     Ok(())
 }
@@ -93,17 +112,15 @@ pub fn response_headers(resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Resu
     if let Some(t) = ctx.integration_started {
         ctx.outcome.integration_latency_ms = Some(t.elapsed().as_millis() as u64);
     }
-    for name in REMAPPED_RESPONSE_HEADERS {
-        let values: Vec<http::HeaderValue> = resp.headers.get_all(*name).iter().cloned().collect();
-        if values.is_empty() {
-            continue;
-        }
-        for v in values {
-            resp.append_header(format!("x-amzn-Remapped-{name}"), v)?;
-        }
+    for (name, remapped) in REMAPPED_RESPONSE_HEADERS {
         // Content-Length frames the body and stays; the rest API Gateway replaces.
-        if *name != "content-length" {
-            resp.remove_header(*name);
+        let value = if *name == "content-length" {
+            resp.headers.get(*name).cloned()
+        } else {
+            resp.remove_header(*name)
+        };
+        if let Some(v) = value {
+            resp.append_header(*remapped, v)?;
         }
     }
     for name in DROPPED_RESPONSE_HEADERS {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what building and testing Tollgate needs on a fresh Debian/Ubuntu machine:
+# cmake (Pingora's zlib-ng build) and a C compiler. Does nothing when they are present.
+set -euo pipefail
+missing=()
+command -v cmake >/dev/null || missing+=(cmake)
+command -v cc >/dev/null || missing+=(build-essential)
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
