@@ -4,6 +4,8 @@
 #   nginx     nginx proxy_pass to backend (1 worker)        127.0.0.1:18082
 #   tg-proxy  Tollgate GET /prod/proxy (HTTP_PROXY, threads:1) 127.0.0.1:18083
 #   tg-mock   Tollgate GET /prod/mock  (MOCK)
+#   pingora   a bare Pingora proxy (perf/bare: only upstream_peer, 1 thread) 127.0.0.1:18084,
+#             the yardstick for what Tollgate adds to Pingora
 # Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over
 # $ROUNDS rounds (start rotated each round), medians reported with ratios to the nginx proxy.
 # Then: Tollgate RSS idle/after load and a reload-under-load check (20 SIGHUPs during 10 s of
@@ -25,6 +27,7 @@ TOLLGATE=${TOLLGATE:-1}
 PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$PERF_DIR")
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
+BARE=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy
 ADMIN=127.0.0.1:19083
 
 die() { echo "perf/run.sh: $*" >&2; exit 1; }
@@ -36,9 +39,9 @@ done
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
 
 if [ "$TOLLGATE" = 1 ]; then
-    if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-        log "building $BIN ..."
-        (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
+    if [ ! -x "$BIN" ] || [ ! -x "$BARE" ] || [ -n "$(find "$ROOT/src" "$ROOT/perf/bare" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+        log "building $BIN and $BARE ..."
+        (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate --example bare_proxy) || die "cargo build --release failed"
     fi
 fi
 
@@ -110,6 +113,15 @@ if [ "$TOLLGATE" = 1 ]; then
     urls+=(http://127.0.0.1:18083/prod/proxy http://127.0.0.1:18083/prod/mock)
     bodies+=('{"message":"hello from backend"}' '{"message":"hello from mock"}')
     labels+=("Tollgate /prod/proxy (HTTP_PROXY)" "Tollgate /prod/mock (MOCK)")
+
+    port_busy 18084 && die "port 18084 is already in use"
+    "$BARE" 127.0.0.1:18084 127.0.0.1:18081 >"$TMP/bare.log" 2>&1 &
+    PIDS+=($!)
+    wait_up "bare pingora" "$!" "http://127.0.0.1:18084/" "$TMP/bare.log"
+    names+=(pingora)
+    urls+=(http://127.0.0.1:18084/)
+    bodies+=('{"message":"hello from backend"}')
+    labels+=("bare Pingora proxy (reference)")
 fi
 
 # Every target must answer 200 with the expected body before it is measured.

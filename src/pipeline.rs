@@ -51,7 +51,7 @@ pub struct RequestView<'a> {
     pub path: &'a str,
     pub query: Option<&'a str>,
     pub headers: &'a HeaderMap,
-    pub path_params: &'a [(&'a str, &'a str)],
+    pub path_params: &'a [(String, String)],
     pub body: &'a str,
     pub base_path: Option<&'a str>,
 }
@@ -85,8 +85,8 @@ impl RequestView<'_> {
     fn path_param(&self, name: &str) -> Option<&str> {
         self.path_params
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| *v)
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     fn host(&self) -> Option<&str> {

@@ -1,7 +1,6 @@
 //! The `logging` phase: metrics and the access log line, both off the response path.
 
 use super::{Gateway, RequestCtx};
-use crate::pipeline::{Landing, RequestView};
 use pingora::prelude::*;
 
 pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
@@ -12,7 +11,6 @@ pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
     ctx.outcome.response_latency_ms = Some(elapsed.as_millis() as u64);
     let api = ctx.route.api.map(|a| &snap.apis[a]);
     let stage = api.zip(ctx.route.stage).map(|(a, s)| &a.stages[s]);
-    let method = api.zip(ctx.route.method).map(|(a, m)| &a.methods[m]);
     let req = session.req_header();
     if ctx.outcome.status != 0 {
         match (api, stage, ctx.route.method) {
@@ -40,24 +38,7 @@ pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
     ) else {
         return;
     };
-    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    };
-    let view = RequestView {
-        snapshot: &snap,
-        landing: Landing { api, stage, method },
-        info: &ctx.info,
-        outcome: Some(&ctx.outcome),
-        http_method: req.method.as_str(),
-        path,
-        query,
-        headers: &req.headers,
-        path_params: &[],
-        body: "",
-        base_path: ctx.base_path.as_deref(),
-    };
+    let view = ctx.view(&snap, req, "");
     let mut line = String::with_capacity(128);
     format.render(&view, &mut line);
     line.push('\n');

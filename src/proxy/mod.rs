@@ -11,11 +11,11 @@ use crate::access_log::AccessLogger;
 use crate::compile::Snapshot;
 use crate::integrations::Failure;
 use crate::metrics::Metrics;
-use crate::pipeline::{Outcome, RequestInfo};
+use crate::pipeline::{Landing, Outcome, RequestInfo, RequestView};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
-use pingora::http::ResponseHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 use pingora::upstreams::peer::HttpPeer;
@@ -180,5 +180,43 @@ impl ProxyHttp for Gateway {
 impl RequestCtx {
     pub fn fail(&mut self, f: Failure) {
         self.outcome.error = Some(f);
+    }
+
+    /// A view of this request, as far as it got, for templates and mapping expressions.
+    pub fn view<'a>(
+        &'a self,
+        snap: &'a Snapshot,
+        req: &'a RequestHeader,
+        body: &'a str,
+    ) -> RequestView<'a> {
+        let api = self.route.api.map(|a| &snap.apis[a]);
+        let (path, query) = split_target(req);
+        let answered = self.outcome.status != 0 || self.outcome.error.is_some();
+        RequestView {
+            snapshot: snap,
+            landing: Landing {
+                api,
+                stage: api.zip(self.route.stage).map(|(a, s)| &a.stages[s]),
+                method: api.zip(self.route.method).map(|(a, m)| &a.methods[m]),
+            },
+            info: &self.info,
+            outcome: answered.then_some(&self.outcome),
+            http_method: req.method.as_str(),
+            path,
+            query,
+            headers: &req.headers,
+            path_params: &self.path_params,
+            body,
+            base_path: self.base_path.as_deref(),
+        }
+    }
+}
+
+/// The raw request target split into path and query string (a non-UTF-8 target is empty).
+pub fn split_target(req: &RequestHeader) -> (&str, Option<&str>) {
+    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
+    match raw.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (raw, None),
     }
 }

@@ -5,7 +5,7 @@ use super::respond::{self, Reply};
 use super::{RequestCtx, Route, MAX_BODY};
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
-use crate::pipeline::{self, Landing, RequestView};
+use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
 use crate::router::HttpMethod;
 use bytes::{Bytes, BytesMut};
@@ -113,24 +113,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
     if content_length(session).is_some_and(|n| n > MAX_BODY) {
         return Err(Failure::new(G::RequestTooLarge));
     }
-    let params: Vec<(&str, &str)> = found.params.iter().collect();
-    let view = RequestView {
-        snapshot: snap,
-        landing: Landing {
-            api: Some(api),
-            stage: Some(stage),
-            method: Some(method),
-        },
-        info: &ctx.info,
-        outcome: None,
-        http_method: req.method.as_str(),
-        path,
-        query,
-        headers: &req.headers,
-        path_params: &params,
-        body: "",
-        base_path: target.base_path,
-    };
+    let view = ctx.view(snap, req, "");
     pipeline::validate_parameters(method, &view)?;
     match &method.integration {
         Integration::HttpProxy(p) => {
@@ -182,33 +165,9 @@ async fn mock(session: &mut Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>)
     let started = Instant::now();
     let result = {
         let req = session.req_header();
-        let (api, stage, method) = ctx_landing(ctx, snap);
-        let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
-        let (path, query) = match raw.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (raw, None),
-        };
-        let params: Vec<(&str, &str)> = ctx
-            .path_params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let view = RequestView {
-            snapshot: snap,
-            landing: Landing {
-                api: Some(api),
-                stage: Some(stage),
-                method: Some(method),
-            },
-            info: &ctx.info,
-            outcome: None,
-            http_method: req.method.as_str(),
-            path,
-            query,
-            headers: &req.headers,
-            path_params: &params,
-            body: &body_text,
-            base_path: ctx.base_path.as_deref(),
+        let view = ctx.view(snap, req, &body_text);
+        let Some(method) = view.landing.method else {
+            return Error::e_explain(ErrorType::InternalError, "MOCK without a routed method");
         };
         let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
         let Integration::Mock(m) = &method.integration else {
@@ -225,21 +184,6 @@ async fn mock(session: &mut Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>)
         Err(f) => respond::gateway_reply(session, ctx, snap, f, &body_text),
     };
     respond::write(session, ctx, reply).await
-}
-
-/// The landing of a request that was routed (route indices are set by then).
-pub fn ctx_landing<'a>(
-    ctx: &RequestCtx,
-    snap: &'a Snapshot,
-) -> (
-    &'a crate::compile::RestApi,
-    &'a crate::compile::Stage,
-    &'a crate::compile::Method,
-) {
-    let api = &snap.apis[ctx.route.api.unwrap_or(0)];
-    let stage = &api.stages[ctx.route.stage.unwrap_or(0)];
-    let method = &api.methods[ctx.route.method.unwrap_or(0)];
-    (api, stage, method)
 }
 
 /// Reads the whole request body; None when it exceeds the 10 MB limit.

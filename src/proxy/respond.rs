@@ -6,7 +6,6 @@ use crate::compile::Snapshot;
 use crate::integrations::http::REMAPPED_METHOD_RESPONSE_HEADERS;
 use crate::integrations::response::MethodResponse;
 use crate::integrations::Failure;
-use crate::pipeline::{Landing, RequestView};
 use crate::responses::ERROR_TYPE_HEADER;
 use bytes::Bytes;
 use http::HeaderValue;
@@ -69,34 +68,7 @@ pub fn gateway_reply(
     let kind = failure.kind;
     let message = failure.message.clone();
     ctx.fail(failure);
-    let req = session.req_header();
-    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    };
-    let params: Vec<(&str, &str)> = ctx
-        .path_params
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let view = RequestView {
-        snapshot: snap,
-        landing: Landing {
-            api: Some(api),
-            stage: ctx.route.stage.map(|s| &api.stages[s]),
-            method: ctx.route.method.map(|m| &api.methods[m]),
-        },
-        info: &ctx.info,
-        outcome: Some(&ctx.outcome),
-        http_method: req.method.as_str(),
-        path,
-        query,
-        headers: &req.headers,
-        path_params: &params,
-        body,
-        base_path: ctx.base_path.as_deref(),
-    };
+    let view = ctx.view(snap, session.req_header(), body);
     let r = api.responses.render(kind, message.as_deref(), &view);
     Reply {
         status: r.status,
