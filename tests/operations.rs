@@ -372,6 +372,8 @@ fn access_log_lines_use_the_stage_format() {
     let entry: serde_json::Value = serde_json::from_str(&line_with(&ids[1])).expect("JSON line");
     assert_eq!(entry["status"], "403");
     assert_eq!(entry["requestId"], ids[1].as_str());
+    // No resource matched: API Gateway logs a variable without a value as "-".
+    assert_eq!(entry["resource"], "-");
     // Stage dev has no accessLogSettings: the server-wide (default) format, not the JSON one.
     let dev_line = line_with(&ids[2]);
     assert!(

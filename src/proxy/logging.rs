@@ -1,7 +1,10 @@
 //! The `logging` phase: metrics and the access log line, both off the response path.
 
 use super::{Gateway, RequestCtx};
+use crate::pipeline::RequestView;
+use crate::vtl::TemplateContext;
 use pingora::prelude::*;
+use std::borrow::Cow;
 
 pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
     let Some(snap) = ctx.snapshot.clone() else {
@@ -40,7 +43,28 @@ pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
     };
     let view = ctx.view(&snap, req, "");
     let mut line = String::with_capacity(128);
-    format.render(&view, &mut line);
+    format.render(&AccessLogContext(&view), &mut line);
     line.push('\n');
     logger.send(line);
+}
+
+/// Access logs print `-` for a `$context` variable that has no value, as API Gateway does.
+struct AccessLogContext<'a, 'v>(&'a RequestView<'v>);
+
+impl TemplateContext for AccessLogContext<'_, '_> {
+    fn context_var(&self, path: &str) -> Option<Cow<'_, str>> {
+        Some(self.0.context_var(path).unwrap_or(Cow::Borrowed("-")))
+    }
+    fn stage_var(&self, name: &str) -> Option<&str> {
+        self.0.stage_var(name)
+    }
+    fn input_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.0.input_param(name)
+    }
+    fn input_param_in(&self, kind: &str, name: &str) -> Option<Cow<'_, str>> {
+        self.0.input_param_in(kind, name)
+    }
+    fn input_body(&self) -> &str {
+        self.0.input_body()
+    }
 }
