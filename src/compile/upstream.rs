@@ -20,6 +20,9 @@ pub struct Upstream {
     pub peer: HttpPeer,
     /// The `Host` header for the backend, validated once.
     pub host: http::HeaderValue,
+    pub addr: SocketAddr,
+    /// `timeoutInMillis`.
+    pub timeout: Duration,
 }
 
 impl Upstream {
@@ -55,6 +58,8 @@ impl Upstream {
                 endpoint,
                 peer,
                 host,
+                addr,
+                timeout: proxy.timeout,
             },
             lookup,
         ))

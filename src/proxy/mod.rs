@@ -2,7 +2,9 @@
 //! and integrations; this module only moves bytes and headers between them and Pingora.
 
 mod failure;
+mod forward;
 mod logging;
+mod pool;
 mod request;
 mod respond;
 mod upstream;

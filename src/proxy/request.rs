@@ -31,7 +31,22 @@ pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Resu
         Ok(Step::Proxy) => {
             // The backend never sees `Expect` (§8.2), so the gateway answers it.
             continue_if_expected(session).await?;
-            Ok(false)
+            let (Some(a), Some(s), Some(m)) = (ctx.route.api, ctx.route.stage, ctx.route.method)
+            else {
+                return Ok(false);
+            };
+            let api = &snap.apis[a];
+            match (
+                &api.methods[m].integration,
+                &api.stages[s].methods[m].upstream,
+            ) {
+                // Plain-HTTP backends take the lean path; TLS ones Pingora's proxy.
+                (Integration::HttpProxy(p), Some(up)) if !up.endpoint.tls => {
+                    super::forward::forward(session, ctx, &snap, p, up).await?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
         }
         Ok(Step::Mock) => {
             continue_if_expected(session).await?;

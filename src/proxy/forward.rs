@@ -1,0 +1,633 @@
+//! HTTP_PROXY to plain-HTTP backends: a lean HTTP/1.1 exchange on pooled connections (see
+//! `pool`). The client side stays Pingora's; the backend side writes the request head as bytes
+//! with API Gateway's header rules applied while writing, and parses the response head with
+//! httparse, renaming and dropping headers while building the client's response. Both bodies
+//! stream; nothing is buffered beyond one read. TLS backends go through Pingora's proxy path.
+
+use super::pool;
+use super::respond::{self, http_date};
+use super::{RequestCtx, MAX_BODY};
+use crate::compile::{Snapshot, Upstream};
+use crate::integrations::http::{HttpProxy, DROPPED_REQUEST_HEADERS, REMAPPED_RESPONSE_HEADERS};
+use crate::integrations::Failure;
+use crate::responses::GatewayResponseType as G;
+use bytes::{BufMut, Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use std::io::ErrorKind;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout_at;
+
+/// Request headers never forwarded: hop-by-hop ones, and those the gateway writes itself.
+const SKIPPED_REQUEST_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "transfer-encoding",
+    "proxy-authorization",
+    "http2-settings",
+    "host",
+    "content-length",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-amzn-apigateway-api-id",
+];
+
+/// Response headers that only frame the backend connection.
+const HOP_BY_HOP_RESPONSE_HEADERS: &[&str] = &[
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "trailer",
+    "upgrade",
+];
+
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Why the exchange stopped.
+enum Stop {
+    /// Nothing was sent to the client yet: answer with this gateway response.
+    Gateway(Failure),
+    /// The client's response had started: the connection can only be dropped.
+    Abort(Box<Error>),
+}
+
+impl From<Box<Error>> for Stop {
+    fn from(e: Box<Error>) -> Stop {
+        Stop::Abort(e)
+    }
+}
+
+fn fail(kind: G) -> Stop {
+    Stop::Gateway(Failure::new(kind))
+}
+
+/// Runs the exchange and answers the client, whatever happens.
+pub async fn forward(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+    proxy: &HttpProxy,
+    up: &Upstream,
+) -> Result<()> {
+    match exchange(session, ctx, proxy, up).await {
+        Ok(()) => Ok(()),
+        Err(Stop::Abort(e)) => Err(e),
+        Err(Stop::Gateway(failure)) => {
+            let reply = respond::gateway_reply(session, ctx, snap, failure, "");
+            // The request body may be half read: do not reuse the client connection.
+            session.set_keepalive(None);
+            respond::write(session, ctx, reply).await
+        }
+    }
+}
+
+/// How the request body travels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RequestBody {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+async fn exchange(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    proxy: &HttpProxy,
+    up: &Upstream,
+) -> Result<(), Stop> {
+    let started = Instant::now();
+    ctx.integration_started = Some(started);
+    let deadline = tokio::time::Instant::from_std(started + up.timeout);
+    let (head, body, is_head) = request_head(session, ctx, proxy, up);
+
+    // A pooled connection may have been closed by the backend in the meantime: when nothing of
+    // the client's body has been consumed, one retry on a new connection is safe.
+    let mut attempt = 0;
+    let (mut conn, mut buf) = loop {
+        let pooled = if attempt == 0 {
+            pool::take(up.addr)
+        } else {
+            None
+        };
+        let reused = pooled.is_some();
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => connect(up.addr, deadline).await?,
+        };
+        match send_request(session, &mut conn, &head, body, deadline).await {
+            Ok(()) => {}
+            Err(SendError::Stale) if reused && body == RequestBody::None => {
+                attempt += 1;
+                continue;
+            }
+            Err(SendError::Stale) => return Err(fail(G::IntegrationFailure)),
+            Err(SendError::Stop(s)) => return Err(s),
+        }
+        let mut buf = BytesMut::with_capacity(4096);
+        match read_more(&mut conn, &mut buf, deadline).await {
+            Ok(0) if reused && body == RequestBody::None => {
+                attempt += 1;
+                continue;
+            }
+            Ok(0) => return Err(fail(G::IntegrationFailure)),
+            Ok(_) => break (conn, buf),
+            Err(s) => return Err(s),
+        }
+    };
+
+    // Response head (1xx interim responses are skipped).
+    let (status, resp, framing, keep_alive) = loop {
+        match parse_head(&buf, is_head)? {
+            Some((len, parsed)) if parsed.0 < 200 && parsed.0 != 101 => {
+                let _ = buf.split_to(len);
+                if buf.is_empty() && read_more(&mut conn, &mut buf, deadline).await? == 0 {
+                    return Err(fail(G::IntegrationFailure));
+                }
+            }
+            Some((len, (status, resp, framing, keep_alive))) => {
+                let _ = buf.split_to(len);
+                break (status, resp, framing, keep_alive);
+            }
+            None => {
+                if buf.len() > MAX_HEAD || read_more(&mut conn, &mut buf, deadline).await? == 0 {
+                    return Err(fail(G::IntegrationFailure));
+                }
+            }
+        }
+    };
+    ctx.outcome.status = status;
+    ctx.outcome.integration_status = Some(status);
+    ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
+    let mut resp = resp;
+    resp.insert_header("Date", http_date())?;
+    resp.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
+    resp.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
+    let no_body = framing == Framing::None;
+    session
+        .write_response_header(Box::new(resp), no_body)
+        .await?;
+
+    // Response body, one read at a time; each read is bounded by the integration timeout.
+    let clean = match framing {
+        Framing::None => true,
+        Framing::Length(n) => copy_length(session, ctx, &mut conn, &mut buf, n, up.timeout).await?,
+        Framing::Chunked => copy_chunked(session, ctx, &mut conn, &mut buf, up.timeout).await?,
+        Framing::Close => {
+            copy_until_close(session, ctx, &mut conn, &mut buf, up.timeout).await?;
+            false
+        }
+    };
+    if !no_body {
+        session.write_response_body(None, true).await?;
+    }
+    if clean && keep_alive && buf.is_empty() {
+        pool::put(up.addr, conn);
+    }
+    Ok(())
+}
+
+/// The upstream request head, with the body framing it announces.
+fn request_head(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    proxy: &HttpProxy,
+    up: &Upstream,
+) -> (BytesMut, RequestBody, bool) {
+    let req = session.req_header();
+    let prepared = ctx.upstream.take();
+    let (target, mapped) = match &prepared {
+        Some(p) => (p.target.as_str(), p.mapped_headers.as_slice()),
+        None => ("/", &[][..]),
+    };
+    let method = proxy.method.map_or(req.method.as_str(), |m| m.as_str());
+    let mut h = BytesMut::with_capacity(512 + target.len());
+    h.put_slice(method.as_bytes());
+    h.put_u8(b' ');
+    h.put_slice(target.as_bytes());
+    h.put_slice(b" HTTP/1.1\r\nHost: ");
+    h.put_slice(up.host.as_bytes());
+    h.put_slice(b"\r\n");
+    let mut xff: Option<&[u8]> = None;
+    let mut has_trace = false;
+    let mut body = RequestBody::None;
+    for (name, value) in req.headers.iter() {
+        let n = name.as_str();
+        match n {
+            "content-length" => {
+                if let Some(len) = value.to_str().ok().and_then(|v| v.trim().parse().ok()) {
+                    if body == RequestBody::None && len > 0 {
+                        body = RequestBody::Length(len);
+                    }
+                }
+            }
+            "transfer-encoding" => {
+                if value
+                    .as_bytes()
+                    .windows(7)
+                    .any(|w| w.eq_ignore_ascii_case(b"chunked"))
+                {
+                    body = RequestBody::Chunked;
+                }
+            }
+            "x-forwarded-for" => xff = Some(value.as_bytes()),
+            "x-amzn-trace-id" => has_trace = true,
+            _ => {}
+        }
+        if SKIPPED_REQUEST_HEADERS.contains(&n)
+            || DROPPED_REQUEST_HEADERS.contains(&n)
+            || mapped.iter().any(|(m, _)| m.eq_ignore_ascii_case(n))
+        {
+            continue;
+        }
+        put_header(&mut h, n.as_bytes(), value.as_bytes());
+    }
+    let ip = ctx
+        .info
+        .source_ip
+        .map(|ip| ip.to_string())
+        .unwrap_or_default();
+    h.put_slice(b"X-Forwarded-For: ");
+    if let Some(prev) = xff.filter(|p| !p.is_empty()) {
+        h.put_slice(prev);
+        h.put_slice(b", ");
+    }
+    h.put_slice(ip.as_bytes());
+    h.put_slice(b"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ");
+    let port = session
+        .server_addr()
+        .and_then(|a| a.as_inet())
+        .map_or(0, |a| a.port());
+    h.put_slice(port.to_string().as_bytes());
+    h.put_slice(b"\r\n");
+    if !has_trace {
+        let secs = ctx
+            .info
+            .start
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        put_header(
+            &mut h,
+            b"X-Amzn-Trace-Id",
+            crate::ids::trace_id(secs).as_bytes(),
+        );
+    }
+    if let Some(api) = ctx
+        .snapshot
+        .as_ref()
+        .zip(ctx.route.api)
+        .map(|(s, a)| &s.apis[a])
+    {
+        put_header(&mut h, b"X-Amzn-Apigateway-Api-Id", api.id.as_bytes());
+    }
+    for (name, value) in mapped {
+        // Values come from requests: refuse anything that would split the head.
+        if !value.bytes().any(|b| b == b'\r' || b == b'\n') {
+            put_header(&mut h, name.as_bytes(), value.as_bytes());
+        }
+    }
+    match body {
+        RequestBody::Length(n) => {
+            h.put_slice(b"Content-Length: ");
+            h.put_slice(n.to_string().as_bytes());
+            h.put_slice(b"\r\n");
+        }
+        RequestBody::Chunked => h.put_slice(b"Transfer-Encoding: chunked\r\n"),
+        RequestBody::None => {}
+    }
+    h.put_slice(b"\r\n");
+    (h, body, method == "HEAD")
+}
+
+fn put_header(h: &mut BytesMut, name: &[u8], value: &[u8]) {
+    h.put_slice(name);
+    h.put_slice(b": ");
+    h.put_slice(value);
+    h.put_slice(b"\r\n");
+}
+
+async fn connect(
+    addr: std::net::SocketAddr,
+    deadline: tokio::time::Instant,
+) -> Result<TcpStream, Stop> {
+    match timeout_at(deadline, TcpStream::connect(addr)).await {
+        Err(_) => Err(fail(G::IntegrationTimeout)),
+        // Nothing listens at the endpoint: AWS reports a configuration error.
+        Ok(Err(_)) => Err(fail(G::ApiConfigurationError)),
+        Ok(Ok(c)) => {
+            let _ = c.set_nodelay(true);
+            Ok(c)
+        }
+    }
+}
+
+enum SendError {
+    /// The connection failed before any of the client's body was consumed.
+    Stale,
+    Stop(Stop),
+}
+
+/// Writes the head, then streams the client's body (re-chunking a chunked one).
+async fn send_request(
+    session: &mut Session,
+    conn: &mut TcpStream,
+    head: &[u8],
+    body: RequestBody,
+    deadline: tokio::time::Instant,
+) -> Result<(), SendError> {
+    match timeout_at(deadline, conn.write_all(head)).await {
+        Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
+        Ok(Err(_)) => return Err(SendError::Stale),
+        Ok(Ok(())) => {}
+    }
+    if body == RequestBody::None {
+        return Ok(());
+    }
+    let mut sent: u64 = 0;
+    loop {
+        let chunk = match session.read_request_body().await {
+            Ok(c) => c,
+            Err(e) => return Err(SendError::Stop(Stop::Abort(e))),
+        };
+        let Some(chunk) = chunk else { break };
+        sent += chunk.len() as u64;
+        if sent > MAX_BODY {
+            return Err(SendError::Stop(fail(G::RequestTooLarge)));
+        }
+        if chunk.is_empty() {
+            continue;
+        }
+        let write = async {
+            if body == RequestBody::Chunked {
+                conn.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                    .await?;
+                conn.write_all(&chunk).await?;
+                conn.write_all(b"\r\n").await
+            } else {
+                conn.write_all(&chunk).await
+            }
+        };
+        match timeout_at(deadline, write).await {
+            Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
+            Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
+            Ok(Ok(())) => {}
+        }
+    }
+    if body == RequestBody::Chunked {
+        match timeout_at(deadline, conn.write_all(b"0\r\n\r\n")).await {
+            Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
+            Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
+            Ok(Ok(())) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Reads more of the response head; 0 means the backend closed the connection.
+async fn read_more(
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    deadline: tokio::time::Instant,
+) -> Result<usize, Stop> {
+    match timeout_at(deadline, conn.read_buf(buf)).await {
+        Err(_) => Err(fail(G::IntegrationTimeout)),
+        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(0),
+        Ok(Err(_)) => Err(fail(G::IntegrationFailure)),
+        Ok(Ok(n)) => Ok(n),
+    }
+}
+
+/// How the response body is delimited.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+    Close,
+}
+
+type Head = (u16, ResponseHeader, Framing, bool);
+
+/// Parses a complete response head into the client's response header (API Gateway's renames
+/// applied), or None when more bytes are needed.
+fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> {
+    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut r = httparse::Response::new(&mut headers);
+    let len = match r.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(fail(G::IntegrationFailure)),
+    };
+    let status = r.code.unwrap_or(502);
+    let mut keep_alive = r.version == Some(1);
+    let mut length = None;
+    let mut chunked = false;
+    let mut resp = ResponseHeader::build(status, Some(r.headers.len() + 6))?;
+    for h in r.headers.iter() {
+        let name = h.name;
+        if name.eq_ignore_ascii_case("connection") {
+            if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
+                keep_alive = false;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked |= h
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        }
+        if let Some((_, remapped)) = REMAPPED_RESPONSE_HEADERS
+            .iter()
+            .find(|(n, _)| name.eq_ignore_ascii_case(n))
+        {
+            resp.append_header(*remapped, h.value)?;
+            // Content-Length frames the body and stays; the rest API Gateway replaces.
+            if !name.eq_ignore_ascii_case("content-length") {
+                continue;
+            }
+        }
+        if name.eq_ignore_ascii_case("via")
+            || HOP_BY_HOP_RESPONSE_HEADERS
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+        {
+            continue;
+        }
+        resp.append_header(name.to_string(), h.value)?;
+    }
+    let framing = if is_head || status < 200 || status == 204 || status == 304 {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        if n == 0 {
+            Framing::None
+        } else {
+            Framing::Length(n)
+        }
+    } else {
+        Framing::Close
+    };
+    if matches!(framing, Framing::Chunked | Framing::Close) {
+        resp.remove_header("content-length");
+        resp.insert_header("Transfer-Encoding", "chunked")?;
+    }
+    Ok(Some((len, (status, resp, framing, keep_alive))))
+}
+
+/// One body read, bounded by `limit`; 0 means the backend closed the connection.
+async fn read_body(
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<usize, Stop> {
+    match tokio::time::timeout(limit, conn.read_buf(buf)).await {
+        Err(_) => Err(Stop::Abort(Error::explain(
+            ErrorType::ReadTimedout,
+            "backend body read timed out",
+        ))),
+        Ok(Err(e)) => Err(Stop::Abort(Error::because(
+            ErrorType::ReadError,
+            "backend body",
+            e,
+        ))),
+        Ok(Ok(n)) => Ok(n),
+    }
+}
+
+async fn send_down(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> Result<(), Stop> {
+    ctx.outcome.response_length += data.len() as u64;
+    session.write_response_body(Some(data), false).await?;
+    Ok(())
+}
+
+/// A Content-Length body; true when it ended exactly.
+async fn copy_length(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut left: u64,
+    limit: Duration,
+) -> Result<bool, Stop> {
+    loop {
+        if !buf.is_empty() {
+            let take = (buf.len() as u64).min(left) as usize;
+            let data = buf.split_to(take).freeze();
+            left -= take as u64;
+            send_down(session, ctx, data).await?;
+        }
+        if left == 0 {
+            return Ok(buf.is_empty());
+        }
+        if read_body(conn, buf, limit).await? == 0 {
+            return Err(Stop::Abort(Error::explain(
+                ErrorType::ConnectionClosed,
+                "backend closed mid-body",
+            )));
+        }
+    }
+}
+
+/// A chunked body, decoded here and re-chunked by Pingora for the client.
+async fn copy_chunked(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<bool, Stop> {
+    let closed = || {
+        Stop::Abort(Error::explain(
+            ErrorType::ConnectionClosed,
+            "backend closed mid-body",
+        ))
+    };
+    let bad = || {
+        Stop::Abort(Error::explain(
+            ErrorType::InvalidHTTPHeader,
+            "bad chunked encoding from backend",
+        ))
+    };
+    loop {
+        // The chunk-size line.
+        let line_end = loop {
+            if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                break i;
+            }
+            if buf.len() > 4096 {
+                return Err(bad());
+            }
+            if read_body(conn, buf, limit).await? == 0 {
+                return Err(closed());
+            }
+        };
+        let line = std::str::from_utf8(&buf[..line_end]).map_err(|_| bad())?;
+        let size_text = line.split(';').next().unwrap_or("").trim();
+        let size = u64::from_str_radix(size_text, 16).map_err(|_| bad())?;
+        let _ = buf.split_to(line_end + 2);
+        if size == 0 {
+            // Trailers (dropped, as API Gateway does) up to the empty line.
+            loop {
+                if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
+                    let _ = buf.split_to(i + 2);
+                    if i == 0 {
+                        return Ok(buf.is_empty());
+                    }
+                    continue;
+                }
+                if buf.len() > 16 * 1024 {
+                    return Err(bad());
+                }
+                if read_body(conn, buf, limit).await? == 0 {
+                    return Err(closed());
+                }
+            }
+        }
+        let mut left = size;
+        while left > 0 {
+            if buf.is_empty() && read_body(conn, buf, limit).await? == 0 {
+                return Err(closed());
+            }
+            let take = (buf.len() as u64).min(left) as usize;
+            let data = buf.split_to(take).freeze();
+            left -= take as u64;
+            send_down(session, ctx, data).await?;
+        }
+        while buf.len() < 2 {
+            if read_body(conn, buf, limit).await? == 0 {
+                return Err(closed());
+            }
+        }
+        if &buf[..2] != b"\r\n" {
+            return Err(bad());
+        }
+        let _ = buf.split_to(2);
+    }
+}
+
+/// A body delimited by the backend closing the connection.
+async fn copy_until_close(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    conn: &mut TcpStream,
+    buf: &mut BytesMut,
+    limit: Duration,
+) -> Result<(), Stop> {
+    loop {
+        if !buf.is_empty() {
+            let data = buf.split().freeze();
+            send_down(session, ctx, data).await?;
+        }
+        if read_body(conn, buf, limit).await? == 0 {
+            return Ok(());
+        }
+    }
+}

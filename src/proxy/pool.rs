@@ -1,0 +1,51 @@
+//! Idle upstream HTTP/1.1 connections, kept per worker thread. Worker threads each run their
+//! own single-threaded runtime (`work_stealing: false`), and a socket stays with the runtime
+//! that registered it, so the pool needs no lock.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Connections idle longer than this are dropped (below common backend keep-alive timeouts).
+const IDLE: Duration = Duration::from_secs(55);
+/// Idle connections kept per backend address and thread.
+const PER_ADDR: usize = 256;
+
+thread_local! {
+    static IDLE_CONNS: RefCell<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// A live idle connection to `addr`, if one is pooled. Connections the peer has closed (or that
+/// hold unexpected bytes) are discarded.
+pub fn take(addr: SocketAddr) -> Option<TcpStream> {
+    IDLE_CONNS.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let conns = pool.get_mut(&addr)?;
+        while let Some((conn, since)) = conns.pop() {
+            if since.elapsed() > IDLE {
+                continue;
+            }
+            let mut probe = [0u8; 1];
+            match conn.try_read(&mut probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                _ => continue,
+            }
+        }
+        None
+    })
+}
+
+/// Returns a connection whose last exchange ended cleanly.
+pub fn put(addr: SocketAddr, conn: TcpStream) {
+    IDLE_CONNS.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let conns = pool.entry(addr).or_default();
+        if conns.len() >= PER_ADDR {
+            conns.remove(0);
+        }
+        conns.push((conn, Instant::now()));
+    });
+}
