@@ -14,11 +14,11 @@ use crate::responses::GatewayResponseType as G;
 use bytes::{BufMut, Bytes, BytesMut};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
+use pingora::time::fast_timeout::fast_timeout;
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::timeout_at;
 
 /// Request headers never forwarded: hop-by-hop ones, and those the gateway writes itself.
 const SKIPPED_REQUEST_HEADERS: &[&str] = &[
@@ -102,7 +102,7 @@ async fn exchange(
 ) -> Result<(), Stop> {
     let started = Instant::now();
     ctx.integration_started = Some(started);
-    let deadline = tokio::time::Instant::from_std(started + up.timeout);
+    let deadline = started + up.timeout;
     let (head, body, is_head) = request_head(session, ctx, proxy, up);
 
     // A pooled connection may have been closed by the backend in the meantime: when nothing of
@@ -225,15 +225,7 @@ fn request_head(
                     }
                 }
             }
-            "transfer-encoding" => {
-                if value
-                    .as_bytes()
-                    .windows(7)
-                    .any(|w| w.eq_ignore_ascii_case(b"chunked"))
-                {
-                    body = RequestBody::Chunked;
-                }
-            }
+            "transfer-encoding" if is_chunked(value.as_bytes()) => body = RequestBody::Chunked,
             "x-forwarded-for" => xff = Some(value.as_bytes()),
             "x-amzn-trace-id" => has_trace = true,
             _ => {}
@@ -303,6 +295,21 @@ fn request_head(
     (h, body, method == "HEAD")
 }
 
+/// Runs `f` until `deadline`. Pingora's shared timer wheel keeps per-request timers cheap: a
+/// tokio timer would wake the runtime's driver with a syscall each time one is armed.
+async fn within<F: std::future::Future>(
+    deadline: Instant,
+    f: F,
+) -> Result<F::Output, pingora::time::Elapsed> {
+    fast_timeout(deadline.saturating_duration_since(Instant::now()), f).await
+}
+
+fn is_chunked(transfer_encoding: &[u8]) -> bool {
+    transfer_encoding
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"chunked"))
+}
+
 fn put_header(h: &mut BytesMut, name: &[u8], value: &[u8]) {
     h.put_slice(name);
     h.put_slice(b": ");
@@ -310,11 +317,8 @@ fn put_header(h: &mut BytesMut, name: &[u8], value: &[u8]) {
     h.put_slice(b"\r\n");
 }
 
-async fn connect(
-    addr: std::net::SocketAddr,
-    deadline: tokio::time::Instant,
-) -> Result<TcpStream, Stop> {
-    match timeout_at(deadline, TcpStream::connect(addr)).await {
+async fn connect(addr: std::net::SocketAddr, deadline: Instant) -> Result<TcpStream, Stop> {
+    match within(deadline, TcpStream::connect(addr)).await {
         Err(_) => Err(fail(G::IntegrationTimeout)),
         // Nothing listens at the endpoint: AWS reports a configuration error.
         Ok(Err(_)) => Err(fail(G::ApiConfigurationError)),
@@ -337,9 +341,9 @@ async fn send_request(
     conn: &mut TcpStream,
     head: &[u8],
     body: RequestBody,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
 ) -> Result<(), SendError> {
-    match timeout_at(deadline, conn.write_all(head)).await {
+    match within(deadline, conn.write_all(head)).await {
         Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
         Ok(Err(_)) => return Err(SendError::Stale),
         Ok(Ok(())) => {}
@@ -371,14 +375,14 @@ async fn send_request(
                 conn.write_all(&chunk).await
             }
         };
-        match timeout_at(deadline, write).await {
+        match within(deadline, write).await {
             Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
             Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
             Ok(Ok(())) => {}
         }
     }
     if body == RequestBody::Chunked {
-        match timeout_at(deadline, conn.write_all(b"0\r\n\r\n")).await {
+        match within(deadline, conn.write_all(b"0\r\n\r\n")).await {
             Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
             Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
             Ok(Ok(())) => {}
@@ -391,9 +395,9 @@ async fn send_request(
 async fn read_more(
     conn: &mut TcpStream,
     buf: &mut BytesMut,
-    deadline: tokio::time::Instant,
+    deadline: Instant,
 ) -> Result<usize, Stop> {
-    match timeout_at(deadline, conn.read_buf(buf)).await {
+    match within(deadline, conn.read_buf(buf)).await {
         Err(_) => Err(fail(G::IntegrationTimeout)),
         Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(0),
         Ok(Err(_)) => Err(fail(G::IntegrationFailure)),
@@ -488,7 +492,7 @@ async fn read_body(
     buf: &mut BytesMut,
     limit: Duration,
 ) -> Result<usize, Stop> {
-    match tokio::time::timeout(limit, conn.read_buf(buf)).await {
+    match fast_timeout(limit, conn.read_buf(buf)).await {
         Err(_) => Err(Stop::Abort(Error::explain(
             ErrorType::ReadTimedout,
             "backend body read timed out",
