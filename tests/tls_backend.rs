@@ -1,0 +1,150 @@
+//! HTTP_PROXY to an HTTPS backend (Pingora's TLS upstream path): a Python `http.server` behind
+//! a self-signed certificate made with the `openssl` command, `tlsConfig.insecureSkipVerification`.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// An HTTPS echo server: answers `{"path": ..., "headers": {...}}`; `/slow` sleeps 3 s first.
+const SERVER: &str = r#"
+import http.server, json, ssl, sys, time
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        if self.path.startswith("/slow"):
+            time.sleep(3)
+        body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+struct TlsBackend {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl TlsBackend {
+    fn start() -> TlsBackend {
+        let dir = TempDir::new("tls-backend");
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        let made = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=localhost",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl");
+        assert!(made.success(), "openssl could not make a certificate");
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SERVER)
+            .arg(&cert)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port line");
+        let port = line.trim().parse().expect("port");
+        TlsBackend {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for TlsBackend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn gateway(port: u16) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+restApis:
+  - id: tlsapi
+    resources:
+      /echo:
+        GET:
+          integration:
+            type: HTTP_PROXY
+            httpMethod: GET
+            uri: "https://127.0.0.1:{port}/echo?from=tollgate"
+            tlsConfig: {{insecureSkipVerification: true}}
+      /slow:
+        GET:
+          integration:
+            type: HTTP_PROXY
+            httpMethod: GET
+            uri: "https://127.0.0.1:{port}/slow"
+            timeoutInMillis: 500
+            tlsConfig: {{insecureSkipVerification: true}}
+    stages: [{{stageName: prod}}]
+"#
+    ))
+}
+
+#[test]
+fn https_backends_get_the_gateway_headers_and_responses_are_remapped() {
+    let backend = TlsBackend::start();
+    let gw = gateway(backend.port);
+    let r = gw.get("/prod/echo?x=1");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let echo = r.json();
+    assert_eq!(echo["path"], "/echo?from=tollgate&x=1");
+    let h = &echo["headers"];
+    assert_eq!(h["host"], format!("127.0.0.1:{}", backend.port));
+    assert_eq!(h["x-amzn-apigateway-api-id"], "tlsapi");
+    assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+    assert!(h["x-amzn-trace-id"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("Root=1-")));
+    // Python's `Server` and `Date` are renamed; the gateway sends its own request id.
+    assert!(r
+        .header("x-amzn-Remapped-server")
+        .is_some_and(|s| s.contains("Python")));
+    assert!(r.header("x-amzn-Remapped-date").is_some());
+    assert!(r.header("server").is_none());
+    assert_eq!(r.header("x-amzn-RequestId").map(str::len), Some(36));
+}
+
+#[test]
+fn https_backend_timeout_is_a_504() {
+    let backend = TlsBackend::start();
+    let gw = gateway(backend.port);
+    let r = gw.get("/prod/slow");
+    assert_eq!(r.status, 504, "{}", r.body_str());
+    assert_eq!(r.body_str(), r#"{"message": "Endpoint request timed out"}"#);
+}
