@@ -2,17 +2,17 @@
 //! background thread writes them. A full channel drops the line (counted) rather than
 //! slowing requests down.
 
+use prometheus::IntCounter;
 use std::io::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
 
 const QUEUE: usize = 65_536;
 
 #[derive(Clone)]
 pub struct AccessLogger {
     tx: SyncSender<String>,
-    dropped: Arc<AtomicU64>,
+    /// `tollgate_access_log_dropped_total`.
+    dropped: IntCounter,
 }
 
 /// The receiving end, run by [`Writer::run`] on its own thread.
@@ -21,14 +21,12 @@ pub struct Writer {
     path: String,
 }
 
-/// A logger and its writer for `path` ("-" is standard output).
-pub fn channel(path: &str) -> (AccessLogger, Writer) {
+/// A logger and its writer for `path` ("-" is standard output); lines that find the queue full
+/// are counted in `dropped`.
+pub fn channel(path: &str, dropped: IntCounter) -> (AccessLogger, Writer) {
     let (tx, rx) = sync_channel(QUEUE);
     (
-        AccessLogger {
-            tx,
-            dropped: Arc::new(AtomicU64::new(0)),
-        },
+        AccessLogger { tx, dropped },
         Writer {
             rx,
             path: path.to_string(),
@@ -39,12 +37,8 @@ pub fn channel(path: &str) -> (AccessLogger, Writer) {
 impl AccessLogger {
     pub fn send(&self, line: String) {
         if let Err(TrySendError::Full(_)) = self.tx.try_send(line) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
+            self.dropped.inc();
         }
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
     }
 }
 

@@ -17,6 +17,7 @@ pub struct Metrics {
     pub cache_misses: IntCounterVec,
     pub throttled: IntCounterVec,
     reloads: IntCounterVec,
+    pub access_log_dropped: IntCounter,
 }
 
 const METHOD_LABELS: &[&str] = &["api", "stage", "method", "resource"];
@@ -80,6 +81,17 @@ impl Metrics {
                 "Configuration reloads by result",
                 &["result"],
             ),
+            access_log_dropped: {
+                let c = IntCounter::new(
+                    "tollgate_access_log_dropped_total",
+                    "Access log lines dropped because the writer fell behind",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("unique metric");
+                c
+            },
             registry,
         };
         // Both results are exported from the start (at 0), so alerts on them work before the

@@ -475,11 +475,6 @@ impl GatewayResponses {
         GatewayResponses { entries }
     }
 
-    /// The status `kind` renders with.
-    pub fn status(&self, kind: GatewayResponseType) -> u16 {
-        self.entries[kind.index()].status
-    }
-
     /// Renders a response of `kind`. `message` becomes `$context.error.message`, and its
     /// JSON-quoted form `$context.error.messageString` (`null` when `None`);
     /// `$context.error.responseType` is `kind`'s AWS name. Everything else (request
@@ -879,9 +874,9 @@ mod tests {
         );
         assert_eq!(g.render_default(T::Unauthorized, &ctx).status, 418);
         assert_eq!(g.render_default(T::Default4xx, &ctx).status, 418);
-        assert_eq!(g.status(T::BadRequestBody), 418);
-        assert_eq!(g.status(T::IntegrationTimeout), 504);
-        assert_eq!(g.status(T::Default5xx), 500);
+        assert_eq!(g.render_default(T::BadRequestBody, &ctx).status, 418);
+        assert_eq!(g.render_default(T::IntegrationTimeout, &ctx).status, 504);
+        assert_eq!(g.render_default(T::Default5xx, &ctx).status, 500);
     }
 
     #[test]

@@ -88,7 +88,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     let state = Arc::new(ArcSwap::from_pointee(snapshot));
     let (logger, writer) = match s.access_log.as_ref().filter(|a| !a.path.is_empty()) {
         Some(a) => {
-            let (l, w) = access_log::channel(&a.path);
+            let (l, w) = access_log::channel(&a.path, metrics.access_log_dropped.clone());
             (Some(l), Some(w))
         }
         None => (None, None),
