@@ -719,3 +719,283 @@ fn upstream_connections_are_reused() {
         f.backend.connections()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Framing and smuggling edge cases
+// ---------------------------------------------------------------------------------------------
+
+/// A one-route gateway in front of `backend` (`/test/x`, HTTP_PROXY ANY, given timeout).
+fn single_route(backend: std::net::SocketAddr, timeout_ms: u64) -> Gateway {
+    Gateway::start(&format!(
+        r#"
+        restApis:
+          - id: edgeapi
+            resources:
+              /x:
+                ANY:
+                  integration: {{type: HTTP_PROXY, httpMethod: ANY, uri: "http://{backend}/x", timeoutInMillis: {timeout_ms}}}
+            stages: [{{stageName: test}}]
+        "#
+    ))
+}
+
+/// A backend that reads request heads (bodies are not expected) and answers each with what
+/// `answer(connection index, request index on that connection)` returns, verbatim. `None`
+/// closes the connection. Returns its address and the raw requests it received.
+fn raw_backend(
+    answer: impl Fn(usize, usize) -> Option<Vec<u8>> + Send + Sync + 'static,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = std::sync::Arc::new(answer);
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for (conn_no, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { continue };
+            let answer = answer.clone();
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut pending = Vec::new();
+                let mut req_no = 0;
+                let mut byte = [0u8; 4096];
+                loop {
+                    while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head: Vec<u8> = pending.drain(..end + 4).collect();
+                        log.lock()
+                            .unwrap()
+                            .push(String::from_utf8_lossy(&head).into_owned());
+                        match answer(conn_no, req_no) {
+                            Some(bytes) => {
+                                if stream.write_all(&bytes).is_err() {
+                                    return;
+                                }
+                            }
+                            None => return,
+                        }
+                        req_no += 1;
+                    }
+                    match stream.read(&mut byte) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => pending.extend_from_slice(&byte[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+/// A query-string value mapped into the integration URI is decoded; CR/LF (or a space) in it
+/// must not reach the upstream request line, where it would inject headers or a whole request.
+#[test]
+fn mapped_uri_values_cannot_inject_into_the_request_line() {
+    let f = Fixture::new();
+    let r = f.gw.request(
+        "POST",
+        "/test/tv18/foobar?testVar=x%20HTTP/1.1%0d%0aX-Injected:%20yes%0d%0aY:%20z",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(f.backend.hits(), 1);
+    let got = f.last();
+    assert_eq!(got.header("x-injected"), None, "{:?}", got.headers);
+    assert!(
+        !got.target.contains(' ') && !got.target.contains('\r') && !got.target.contains('\n'),
+        "{:?}",
+        got.target
+    );
+    assert_eq!(
+        query_values(got.query(), "testQs"),
+        ["x HTTP/1.1\r\nX-Injected: yes\r\nY: z"]
+    );
+}
+
+/// `Content-Length: 5, 5` is a valid (collapsed) length that Pingora accepts and reads: the
+/// body must be forwarded, not dropped.
+#[test]
+fn list_valued_content_length_body_is_forwarded() {
+    let f = Fixture::new();
+    let raw = format!(
+        "POST /test/echo HTTP/1.1\r\nHost: {}\r\nContent-Length: 5, 5\r\nConnection: close\r\n\r\nhello",
+        f.gw.addr
+    );
+    let r = send_raw(f.gw.addr, raw.as_bytes());
+    let e = echoed(&r);
+    assert_eq!(e["body"], "hello");
+    assert_eq!(f.last().body, b"hello");
+}
+
+/// A backend answer with two different Content-Length values has ambiguous framing: it must
+/// become an integration failure, never reach the client with both lengths.
+#[test]
+fn conflicting_backend_content_lengths_are_an_integration_failure() {
+    let f = Fixture::with_backend(Backend::with_handler(|_| {
+        Reply::new(200, "helloworld")
+            .header("Content-Length", "5")
+            .header("Content-Length", "10")
+    }));
+    let r = f.gw.get("/test/echo");
+    assert!(
+        (500..600).contains(&r.status),
+        "{:?} {}",
+        r.headers,
+        r.body_str()
+    );
+    assert!(r.json()["message"].is_string(), "{}", r.body_str());
+    assert!(r.header("x-amzn-ErrorType").is_some());
+}
+
+/// `Content-Length: 5, 5` from a backend is one length of 5 (RFC 9110 §8.6), not a body
+/// delimited by close (which, on a keep-alive backend, only ends at the integration timeout).
+#[test]
+fn list_valued_backend_content_length_frames_the_body() {
+    let (addr, _) =
+        raw_backend(|_, _| Some(b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello".to_vec()));
+    let gw = single_route(addr, 3000);
+    let started = Instant::now();
+    let r = gw.get("/test/x");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "hello"));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Upgrade is never forwarded, so a backend's 101 is a protocol error: the client gets a
+/// gateway response and the switched connection is never reused for another request.
+#[test]
+fn unsolicited_101_is_a_gateway_error_and_the_connection_is_not_reused() {
+    let (addr, seen) = raw_backend(|conn, _| {
+        Some(if conn == 0 {
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n"
+                .to_vec()
+        } else {
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec()
+        })
+    });
+    let gw = single_route(addr, 3000);
+    let r = gw.get("/test/x");
+    assert!(
+        (500..600).contains(&r.status),
+        "{:?} {}",
+        r.headers,
+        r.body_str()
+    );
+    assert!(r.header("x-amzn-ErrorType").is_some());
+    let r = gw.get("/test/x");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+/// A mapped `Host` must not add a second Host header to the upstream request.
+#[test]
+fn mapped_host_header_does_not_duplicate_host() {
+    let backend = Backend::start();
+    let gw = Gateway::start(&format!(
+        r#"
+        restApis:
+          - id: hostapi
+            resources:
+              /x:
+                GET:
+                  integration:
+                    type: HTTP_PROXY
+                    httpMethod: GET
+                    uri: "{}/x"
+                    requestParameters:
+                      integration.request.header.Host: "'evil.example'"
+                      integration.request.header.Connection: "'Upgrade'"
+            stages: [{{stageName: test}}]
+        "#,
+        backend.url()
+    ));
+    let r = gw.get("/test/x");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let got = backend.last_request().expect("a request");
+    assert_eq!(got.headers_all("host").len(), 1, "{:?}", got.headers);
+    assert_eq!(got.header("connection"), None, "{:?}", got.headers);
+}
+
+/// `timeoutInMillis` bounds the integration, not the client's upload: AWS has the whole body
+/// before it calls the backend, so a slow upload to a quick backend is not a 504.
+#[test]
+fn slow_client_upload_does_not_count_against_the_integration_timeout() {
+    let f = Fixture::new();
+    let mut conn = Conn::open(f.gw.addr);
+    let head = format!(
+        "POST /test/slow?sleep_ms=100 HTTP/1.1\r\nHost: {}\r\nContent-Length: 10\r\n\r\nhello",
+        f.gw.addr
+    );
+    conn.write(head.as_bytes()).expect("write head");
+    std::thread::sleep(Duration::from_millis(900));
+    conn.write(b"world").expect("write rest");
+    let r = conn.read_response(false).expect("response");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+}
+
+/// Interim 1xx, chunk extensions and trailers, 204, `Content-Length: 0`, and CL next to TE,
+/// one after another over the same client and backend connections.
+#[test]
+fn interim_chunked_and_empty_responses_stay_framed() {
+    let (addr, seen) = raw_backend(|_, req| {
+        Some(match req {
+            0 => b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            1 => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=\"a;b\"\r\nab\r\n0\r\nX-Trailer: t\r\n\r\n".to_vec(),
+            2 => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+            3 => b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".to_vec(),
+            4 => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n".to_vec(),
+            _ => b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlast".to_vec(),
+        })
+    });
+    let gw = single_route(addr, 3000);
+    let mut conn = Conn::open(gw.addr);
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "ok"));
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "ab"));
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (204, ""));
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, ""));
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "xyz"));
+    let r = conn.request("GET", "/test/x", &[], b"");
+    assert_eq!((r.status, r.body_str().as_str()), (200, "last"));
+    assert_eq!(seen.lock().unwrap().len(), 6);
+}
+
+/// An integration whose httpMethod is HEAD answers a client GET with no body: the client's
+/// Content-Length must say so, not repeat the backend's (the client would wait for bytes that
+/// never come).
+#[test]
+fn head_integration_for_a_get_is_framed_as_empty() {
+    let backend = Backend::start();
+    let gw = Gateway::start(&format!(
+        r#"
+        restApis:
+          - id: headapi
+            resources:
+              /x:
+                GET:
+                  integration: {{type: HTTP_PROXY, httpMethod: HEAD, uri: "{}/x"}}
+            stages: [{{stageName: test}}]
+        "#,
+        backend.url()
+    ));
+    let mut conn = Conn::open(gw.addr);
+    for _ in 0..2 {
+        let r = conn
+            .try_request("GET", "/test/x", &[], b"")
+            .expect("a complete response");
+        assert_eq!((r.status, r.body.len()), (200, 0), "{:?}", r.headers);
+        assert_eq!(r.headers_all("content-length"), ["0"], "{:?}", r.headers);
+    }
+    assert_eq!(backend.last_request().expect("a request").method, "HEAD");
+}

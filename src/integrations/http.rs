@@ -146,7 +146,7 @@ impl HttpProxy {
                         .find(|(n, _)| n == name)
                         .and_then(|(_, s)| s.eval(v));
                     if let Some(value) = value {
-                        out.push_str(&value);
+                        push_target_safe(&mut out, &value);
                     }
                 }
             }
@@ -194,6 +194,19 @@ impl HttpProxy {
                 .filter(|x| !x.is_empty())
                 .map(|x| (name.as_str(), x.into_owned()))
         })
+    }
+}
+
+/// Appends a mapped value to a request target. Mapped query values arrive decoded, so bytes
+/// that would end the request line or split the head (controls, space, DEL) are
+/// percent-encoded; everything else is kept as the client sent it.
+fn push_target_safe(out: &mut String, value: &str) {
+    for c in value.chars() {
+        if c <= ' ' || c == '\x7f' {
+            out.push_str(&format!("%{:02X}", c as u32));
+        } else {
+            out.push(c);
+        }
     }
 }
 
@@ -387,6 +400,35 @@ requestParameters:
         );
         let h: Vec<_> = p.mapped_headers(&V).collect();
         assert_eq!(h, vec![("headerVar", "mapped-value".to_string())]);
+    }
+
+    #[test]
+    fn mapped_values_cannot_break_the_request_line() {
+        struct Evil;
+        impl Values for Evil {
+            fn request_param(&self, _: Location, _: &str) -> Option<Cow<'_, str>> {
+                Some("a b\r\nX-Injected: yes".into())
+            }
+            fn request_body(&self) -> &str {
+                ""
+            }
+            fn stage_variable(&self, _: &str) -> Option<&str> {
+                None
+            }
+            fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
+                None
+            }
+        }
+        let spec: Spec = serde_yaml::from_str(
+            "{type: HTTP_PROXY, httpMethod: ANY, uri: \"http://h/{p}\", requestParameters: {integration.request.path.p: method.request.querystring.q}}",
+        )
+        .unwrap();
+        let p = HttpProxy::compile(&spec).unwrap();
+        let ep = p.endpoint(&BTreeMap::new()).unwrap();
+        assert_eq!(
+            p.upstream_target(&ep, None, &Evil),
+            "/a%20b%0D%0AX-Injected:%20yes"
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ async fn exchange(
 ) -> Result<(), Stop> {
     let started = Instant::now();
     ctx.integration_started = Some(started);
-    let deadline = started + up.timeout;
+    let mut deadline = started + up.timeout;
     let (head, body, is_head) = request_head(session, ctx, proxy, up);
 
     // A pooled connection may have been closed by the backend in the meantime: when nothing of
@@ -119,7 +119,10 @@ async fn exchange(
             Some(c) => c,
             None => connect(up.addr, deadline).await?,
         };
-        match send_request(session, &mut conn, &head, body, deadline).await {
+        match send_request(session, &mut conn, &head, body, deadline, up.timeout).await {
+            // AWS has the whole body before it calls the backend: waiting for the client's
+            // upload does not count against the integration timeout.
+            Ok(()) if body != RequestBody::None => deadline = Instant::now() + up.timeout,
             Ok(()) => {}
             Err(SendError::Stale) if reused && body == RequestBody::None => {
                 attempt += 1;
@@ -143,7 +146,9 @@ async fn exchange(
     // Response head (1xx interim responses are skipped).
     let (status, resp, framing, keep_alive) = loop {
         match parse_head(&buf, is_head)? {
-            Some((len, parsed)) if parsed.0 < 200 && parsed.0 != 101 => {
+            // Upgrade is never forwarded: a switched connection is a protocol error.
+            Some((_, parsed)) if parsed.0 == 101 => return Err(fail(G::IntegrationFailure)),
+            Some((len, parsed)) if parsed.0 < 200 => {
                 let _ = buf.split_to(len);
                 if buf.is_empty() && read_more(&mut conn, &mut buf, deadline).await? == 0 {
                     return Err(fail(G::IntegrationFailure));
@@ -164,6 +169,10 @@ async fn exchange(
     ctx.outcome.integration_status = Some(status);
     ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
     let mut resp = resp;
+    if is_head && session.req_header().method != http::Method::HEAD {
+        // A HEAD integration for another client method: the client gets no body.
+        resp.insert_header("Content-Length", "0")?;
+    }
     resp.insert_header("Date", http_date())?;
     resp.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
     resp.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
@@ -208,6 +217,7 @@ fn request_head(
     let mut h = BytesMut::with_capacity(512 + target.len());
     h.put_slice(method.as_bytes());
     h.put_u8(b' ');
+    // `upstream_target` already encoded what could split the request line.
     h.put_slice(target.as_bytes());
     h.put_slice(b" HTTP/1.1\r\nHost: ");
     h.put_slice(up.host.as_bytes());
@@ -219,7 +229,9 @@ fn request_head(
         let n = name.as_str();
         match n {
             "content-length" => {
-                if let Some(len) = value.to_str().ok().and_then(|v| v.trim().parse().ok()) {
+                // Pingora has checked that every value agrees (`5, 5` is one length of 5).
+                let first = value.to_str().ok().and_then(|v| v.split(',').next());
+                if let Some(len) = first.and_then(|v| v.trim().parse().ok()) {
                     if body == RequestBody::None && len > 0 {
                         body = RequestBody::Length(len);
                     }
@@ -256,6 +268,9 @@ fn request_head(
         .map_or(0, |a| a.port());
     h.put_slice(port.to_string().as_bytes());
     h.put_slice(b"\r\n");
+    has_trace |= mapped
+        .iter()
+        .any(|(m, _)| m.eq_ignore_ascii_case("x-amzn-trace-id"));
     if !has_trace {
         let secs = ctx
             .info
@@ -277,6 +292,13 @@ fn request_head(
         put_header(&mut h, b"X-Amzn-Apigateway-Api-Id", api.id.as_bytes());
     }
     for (name, value) in mapped {
+        // Hop-by-hop headers and those the gateway writes itself are not mapped.
+        let lower = name.to_ascii_lowercase();
+        if SKIPPED_REQUEST_HEADERS.contains(&lower.as_str())
+            || DROPPED_REQUEST_HEADERS.contains(&lower.as_str())
+        {
+            continue;
+        }
         // Values come from requests: refuse anything that would split the head.
         if !value.bytes().any(|b| b == b'\r' || b == b'\n') {
             put_header(&mut h, name.as_bytes(), value.as_bytes());
@@ -342,6 +364,7 @@ async fn send_request(
     head: &[u8],
     body: RequestBody,
     deadline: Instant,
+    limit: Duration,
 ) -> Result<(), SendError> {
     match within(deadline, conn.write_all(head)).await {
         Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
@@ -375,14 +398,15 @@ async fn send_request(
                 conn.write_all(&chunk).await
             }
         };
-        match within(deadline, write).await {
+        // Each write is bounded on its own: the client's pace is not the backend's.
+        match fast_timeout(limit, write).await {
             Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
             Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
             Ok(Ok(())) => {}
         }
     }
     if body == RequestBody::Chunked {
-        match within(deadline, conn.write_all(b"0\r\n\r\n")).await {
+        match fast_timeout(limit, conn.write_all(b"0\r\n\r\n")).await {
             Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
             Ok(Err(_)) => return Err(SendError::Stop(fail(G::IntegrationFailure))),
             Ok(Ok(())) => {}
@@ -429,6 +453,7 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
     let status = r.code.unwrap_or(502);
     let mut keep_alive = r.version == Some(1);
     let mut length = None;
+    let mut lengths = 0;
     let mut chunked = false;
     let mut resp = ResponseHeader::build(status, Some(r.headers.len() + 6))?;
     for h in r.headers.iter() {
@@ -443,9 +468,18 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
                 .windows(7)
                 .any(|w| w.eq_ignore_ascii_case(b"chunked"));
         } else if name.eq_ignore_ascii_case("content-length") {
-            length = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            // Identical values (`5, 5`, or the header twice) are one length; differing or
+            // unparseable ones in a list make the framing ambiguous (RFC 9110 §8.6).
+            for v in h.value.split(|&b| b == b',') {
+                let n = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                lengths += 1;
+                if lengths > 1 && (n.is_none() || n != length) {
+                    return Err(fail(G::IntegrationFailure));
+                }
+                length = n;
+            }
         }
         if let Some((_, remapped)) = REMAPPED_RESPONSE_HEADERS
             .iter()
@@ -482,6 +516,9 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
     if matches!(framing, Framing::Chunked | Framing::Close) {
         resp.remove_header("content-length");
         resp.insert_header("Transfer-Encoding", "chunked")?;
+    } else if let (Some(n), true) = (length, lengths > 1) {
+        // One Content-Length for the client, whatever list the backend sent.
+        resp.insert_header("Content-Length", n)?;
     }
     Ok(Some((len, (status, resp, framing, keep_alive))))
 }
