@@ -21,6 +21,34 @@ pub struct RequestInfo {
     pub source_ip: Option<std::net::IpAddr>,
 }
 
+impl RequestInfo {
+    /// `X-Amzn-Trace-Id` for an integration request that arrived without one.
+    pub fn trace_id(&self) -> String {
+        let secs = self
+            .start
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        crate::ids::trace_id(secs)
+    }
+
+    /// `X-Forwarded-For` for the integration: the client's chain, then the client itself.
+    pub fn forwarded_for(&self, chain: Option<&str>) -> String {
+        let ip = self.source_ip.map(|ip| ip.to_string()).unwrap_or_default();
+        match chain.filter(|c| !c.is_empty()) {
+            Some(prev) => format!("{prev}, {ip}"),
+            None => ip,
+        }
+    }
+}
+
+/// The request target split into path and query string.
+pub fn split_query(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target, None),
+    }
+}
+
 /// What happened to the request, for `$context` in access logs.
 #[derive(Default)]
 pub struct Outcome {

@@ -222,7 +222,7 @@ fn request_head(
     h.put_slice(b" HTTP/1.1\r\nHost: ");
     h.put_slice(up.host.as_bytes());
     h.put_slice(b"\r\n");
-    let mut xff: Option<&[u8]> = None;
+    let mut xff: Option<&str> = None;
     let mut has_trace = false;
     let mut body = RequestBody::None;
     for (name, value) in req.headers.iter() {
@@ -238,7 +238,7 @@ fn request_head(
                 }
             }
             "transfer-encoding" if is_chunked(value.as_bytes()) => body = RequestBody::Chunked,
-            "x-forwarded-for" => xff = Some(value.as_bytes()),
+            "x-forwarded-for" => xff = value.to_str().ok(),
             "x-amzn-trace-id" => has_trace = true,
             _ => {}
         }
@@ -250,18 +250,12 @@ fn request_head(
         }
         put_header(&mut h, n.as_bytes(), value.as_bytes());
     }
-    let ip = ctx
-        .info
-        .source_ip
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    h.put_slice(b"X-Forwarded-For: ");
-    if let Some(prev) = xff.filter(|p| !p.is_empty()) {
-        h.put_slice(prev);
-        h.put_slice(b", ");
-    }
-    h.put_slice(ip.as_bytes());
-    h.put_slice(b"\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: ");
+    put_header(
+        &mut h,
+        b"X-Forwarded-For",
+        ctx.info.forwarded_for(xff).as_bytes(),
+    );
+    h.put_slice(b"X-Forwarded-Proto: http\r\nX-Forwarded-Port: ");
     let port = session
         .server_addr()
         .and_then(|a| a.as_inet())
@@ -272,16 +266,7 @@ fn request_head(
         .iter()
         .any(|(m, _)| m.eq_ignore_ascii_case("x-amzn-trace-id"));
     if !has_trace {
-        let secs = ctx
-            .info
-            .start
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        put_header(
-            &mut h,
-            b"X-Amzn-Trace-Id",
-            crate::ids::trace_id(secs).as_bytes(),
-        );
+        put_header(&mut h, b"X-Amzn-Trace-Id", ctx.info.trace_id().as_bytes());
     }
     if let Some(api) = ctx
         .snapshot

@@ -216,9 +216,5 @@ impl RequestCtx {
 
 /// The raw request target split into path and query string (a non-UTF-8 target is empty).
 pub fn split_target(req: &RequestHeader) -> (&str, Option<&str>) {
-    let raw = std::str::from_utf8(req.raw_path()).unwrap_or("");
-    match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    }
+    crate::pipeline::split_query(std::str::from_utf8(req.raw_path()).unwrap_or(""))
 }

@@ -97,10 +97,7 @@ enum Step {
 fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<Step, Failure> {
     let req = session.req_header();
     let raw = std::str::from_utf8(req.raw_path()).map_err(|_| forbidden())?;
-    let (path, query) = match raw.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (raw, None),
-    };
+    let (path, query) = pipeline::split_query(raw);
     let host = req
         .headers
         .get(http::header::HOST)

@@ -68,20 +68,11 @@ pub fn request_headers(
         }
     }
     req.insert_header(http::header::HOST, up.host.clone())?;
-    // X-Forwarded-For: the client's chain plus the client itself.
-    let ip = ctx
-        .info
-        .source_ip
-        .map(|ip| ip.to_string())
-        .unwrap_or_default();
-    let xff = match req
+    let chain = req
         .headers
         .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-        _ => ip,
-    };
+        .and_then(|v| v.to_str().ok());
+    let xff = ctx.info.forwarded_for(chain);
     req.insert_header("X-Forwarded-For", xff)?;
     req.insert_header("X-Forwarded-Proto", "http")?;
     let port = session
@@ -91,13 +82,7 @@ pub fn request_headers(
         .unwrap_or(0);
     req.insert_header("X-Forwarded-Port", port)?;
     if req.headers.get("x-amzn-trace-id").is_none() {
-        let secs = ctx
-            .info
-            .start
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        req.insert_header("X-Amzn-Trace-Id", crate::ids::trace_id(secs))?;
+        req.insert_header("X-Amzn-Trace-Id", ctx.info.trace_id())?;
     }
     req.insert_header("X-Amzn-Apigateway-Api-Id", api.id_header.clone())?;
     ctx.integration_started.get_or_insert_with(Instant::now);
