@@ -97,6 +97,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
         state: state.clone(),
         metrics: metrics.clone(),
         access_log: logger,
+        client: crate::client::Client::new(),
     };
     let mut proxy =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");

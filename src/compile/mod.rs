@@ -7,17 +7,17 @@ mod upstream;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
 use crate::config::{validate, Problem};
+use crate::integrations::custom::NonProxy;
 use crate::integrations::http::HttpProxy;
+use crate::integrations::http_custom::HttpIntegration;
 use crate::integrations::mock::Mock;
-use crate::integrations::response::IntegrationResponses;
-use crate::integrations::templates::{Passthrough, Templates};
 use crate::integrations::Integration;
 use crate::mapping::Location;
 use crate::metrics::{MethodMetrics, Metrics};
 use crate::path;
 use crate::responses::{GatewayResponseSpec, GatewayResponseType, GatewayResponses};
 use crate::router::{MethodKey, Router, RouterError};
-use crate::vtl::Template;
+use crate::vtl::substitute::Substitution;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,7 +49,7 @@ pub struct ServerSettings {
     pub account_id: String,
     pub keepalive_timeout_seconds: u64,
     /// The server-wide access log format; a stage's `accessLogSettings.format` wins.
-    pub access_log: Option<Arc<Template>>,
+    pub access_log: Option<Arc<Substitution>>,
 }
 
 struct BasePath {
@@ -103,7 +103,7 @@ pub struct Stage {
     pub variables: BTreeMap<String, String>,
     /// Indexed like `RestApi::methods`.
     pub methods: Vec<StageMethod>,
-    pub access_log: Option<Arc<Template>>,
+    pub access_log: Option<Arc<Substitution>>,
 }
 
 /// What a method needs that depends on the stage.
@@ -317,13 +317,27 @@ impl Compiler<'_> {
         self.problems.push(Problem::new(path, msg));
     }
 
-    fn template(&mut self, path: Vec<Seg>, src: &str) -> Option<Arc<Template>> {
-        match Template::parse(src) {
+    /// Templates and integration responses of a non-proxy integration at `ipath`.
+    fn non_proxy(&mut self, ipath: &[Seg], spec: &model::Integration) -> Option<NonProxy> {
+        match NonProxy::compile(spec) {
+            Ok(n) => Some(n),
+            Err((below, message)) => {
+                let mut p = ipath.to_vec();
+                p.extend(below);
+                self.err(p, message);
+                None
+            }
+        }
+    }
+
+    /// Access log formats are `$context` substitutions, not Velocity (as on AWS).
+    fn access_log_format(&mut self, path: Vec<Seg>, src: &str) -> Option<Arc<Substitution>> {
+        match Substitution::parse(src) {
             Ok(t) => Some(Arc::new(t)),
             Err(e) => {
                 self.err(
                     path,
-                    format!("template error at {}:{}: {}", e.line, e.column, e.message),
+                    format!("format error at {}:{}: {}", e.line, e.column, e.message),
                 );
                 None
             }
@@ -333,7 +347,7 @@ impl Compiler<'_> {
     fn server(&mut self, s: &model::Server) -> ServerSettings {
         let access_log = s.access_log.as_ref().and_then(|a| {
             let format = a.format.as_deref().unwrap_or(DEFAULT_ACCESS_LOG_FORMAT);
-            self.template(path!["server", "accessLog", "format"], format)
+            self.access_log_format(path!["server", "accessLog", "format"], format)
         });
         ServerSettings {
             region: s.region.clone(),
@@ -426,13 +440,20 @@ impl Compiler<'_> {
                 .as_ref()
                 .and_then(|a| a.format.as_deref())
             {
-                Some(f) => self.template(at(&spath, path!["accessLogSettings", "format"]), f),
+                Some(f) => {
+                    self.access_log_format(at(&spath, path!["accessLogSettings", "format"]), f)
+                }
                 None => server.access_log.clone(),
             };
             let mut stage_methods = Vec::with_capacity(methods.len());
             for m in &methods {
-                let upstream = match &m.integration {
-                    Integration::HttpProxy(p) => {
+                let endpoint = match &m.integration {
+                    Integration::HttpProxy(p) => Some(p),
+                    Integration::Http(h) => Some(&h.endpoint),
+                    _ => None,
+                };
+                let upstream = match endpoint {
+                    Some(p) => {
                         let ipath = at(
                             &base,
                             path![
@@ -542,31 +563,22 @@ impl Compiler<'_> {
                     return None;
                 }
             },
-            "MOCK" => {
-                let request_templates = match Templates::compile(&int.request_templates) {
-                    Ok(t) => t,
-                    Err((ct, e)) => {
-                        self.err(
-                            at(&ipath, path!["requestTemplates", ct]),
-                            format!("template error at {}:{}: {}", e.line, e.column, e.message),
-                        );
+            "MOCK" => Integration::Mock(Mock {
+                custom: self.non_proxy(&ipath, int)?,
+            }),
+            "HTTP" => {
+                let endpoint = match HttpProxy::compile(int) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        self.err(at(&ipath, path!["uri"]), e);
                         return None;
                     }
                 };
-                let responses = match IntegrationResponses::compile(&int.integration_responses) {
-                    Ok(r) => r,
-                    Err((k, field, msg)) => {
-                        self.err(at(&ipath, path!["integrationResponses", k, field]), msg);
-                        return None;
-                    }
-                };
-                Integration::Mock(Mock {
-                    request_templates,
-                    passthrough: Passthrough::parse(int.passthrough_behavior.as_deref()),
-                    responses,
+                Integration::Http(HttpIntegration {
+                    endpoint,
+                    custom: self.non_proxy(&ipath, int)?,
                 })
             }
-            "HTTP" => Integration::Unavailable("HTTP"),
             "AWS" => Integration::Unavailable("AWS"),
             "AWS_PROXY" => Integration::Unavailable("AWS_PROXY"),
             _ => return None,

@@ -4,7 +4,9 @@
 use crate::config::model::Integration as Spec;
 use crate::mapping::{Location, Source, Values};
 use crate::router::HttpMethod;
+use crate::vtl::Overrides;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -129,22 +131,27 @@ impl HttpProxy {
 
     /// Builds the upstream request target: the endpoint's path and query with placeholders
     /// filled, then the client's query string, then mapped query parameters (AWS appends them).
+    /// Template overrides (non-proxy integrations) replace path and query values.
     pub fn upstream_target(
         &self,
         ep: &Endpoint,
         client_query: Option<&str>,
         v: &dyn Values,
+        overrides: Option<&Overrides>,
     ) -> String {
         let mut out = String::with_capacity(64);
         for piece in &ep.target {
             match piece {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Param(name) => {
-                    let value = self
-                        .path_params
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .and_then(|(_, s)| s.eval(v));
+                    let value = match overrides.and_then(|o| o.path(name)) {
+                        Some(o) => Some(Cow::Borrowed(o)),
+                        None => self
+                            .path_params
+                            .iter()
+                            .find(|(n, _)| n == name)
+                            .and_then(|(_, s)| s.eval(v)),
+                    };
                     if let Some(value) = value {
                         push_target_safe(&mut out, &value);
                     }
@@ -164,22 +171,33 @@ impl HttpProxy {
                 out.push_str(q);
             }
         }
+        let query_overrides = overrides.map_or(&[][..], |o| &o.request_querystring[..]);
+        let mut push_param = |out: &mut String, name: &str, value: &str| {
+            push_sep(out);
+            out.extend(utf8_percent_encode(name, QUERY_VALUE));
+            out.push('=');
+            out.extend(utf8_percent_encode(value, QUERY_VALUE));
+        };
         for (name, src) in &self.query_params {
+            if query_overrides.iter().any(|(n, _)| n == name) {
+                continue;
+            }
             let multi = matches!(src, Source::Request(Location::MultiValueQueryString, _));
             let Some(value) = src.eval(v).filter(|x| !x.is_empty()) else {
                 continue;
             };
-            let values: Vec<&str> = if multi {
-                value.split(',').collect()
+            if multi {
+                value
+                    .split(',')
+                    .for_each(|one| push_param(&mut out, name, one));
             } else {
-                vec![&value]
-            };
-            for one in values {
-                push_sep(&mut out);
-                out.extend(utf8_percent_encode(name, QUERY_VALUE));
-                out.push('=');
-                out.extend(utf8_percent_encode(one, QUERY_VALUE));
+                push_param(&mut out, name, &value);
             }
+        }
+        for (name, values) in query_overrides {
+            values
+                .iter()
+                .for_each(|one| push_param(&mut out, name, one));
         }
         out
     }
@@ -393,7 +411,7 @@ requestParameters:
         let p = HttpProxy::compile(&spec).unwrap();
         let ep = p.endpoint(&BTreeMap::new()).unwrap();
         assert_eq!(ep.authority, "127.0.0.1:9");
-        let t = p.upstream_target(&ep, Some("testQueryString=foo&testVar=bar"), &V);
+        let t = p.upstream_target(&ep, Some("testQueryString=foo&testVar=bar"), &V, None);
         assert_eq!(
             t,
             "/echo?testVar=foobar&testQs=bar&testQueryString=foo&testVar=bar&queryString=foo&testQs=foo"
@@ -426,7 +444,7 @@ requestParameters:
         let p = HttpProxy::compile(&spec).unwrap();
         let ep = p.endpoint(&BTreeMap::new()).unwrap();
         assert_eq!(
-            p.upstream_target(&ep, None, &Evil),
+            p.upstream_target(&ep, None, &Evil, None),
             "/a%20b%0D%0AX-Injected:%20yes"
         );
     }

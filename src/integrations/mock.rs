@@ -1,45 +1,40 @@
 //! MOCK integrations: the request template's `statusCode` selects the integration response.
 
-use super::response::{IntegrationResponses, MethodResponse};
-use super::templates::{Passthrough, Templates};
+use super::custom::{internal_error, NonProxy};
+use super::response::MethodResponse;
+use super::view::IntegrationView;
 use super::Failure;
 use crate::mapping::Values;
-use crate::responses::GatewayResponseType;
-use crate::vtl::TemplateContext;
+use crate::vtl::{Overrides, TemplateContext};
 
 pub struct Mock {
-    pub request_templates: Templates,
-    pub passthrough: Passthrough,
-    pub responses: IntegrationResponses,
+    pub custom: NonProxy,
 }
 
 impl Mock {
-    /// Runs the mock for a request with `content_type` and `accept`.
+    /// Runs the mock for a request with `content_type` and `accept`: the request payload
+    /// (template output) names the status, which selects the integration response. The
+    /// request template's overrides carry into the response.
     pub fn invoke<C: Values + TemplateContext>(
         &self,
         ctx: &C,
         content_type: Option<&str>,
         accept: Option<&str>,
     ) -> Result<MethodResponse, Failure> {
-        let rendered;
-        let request = match self
-            .request_templates
-            .for_request(content_type, self.passthrough)?
-        {
-            Some(t) => {
-                let mut out = String::new();
-                t.render(ctx, &mut out);
-                rendered = out;
-                rendered.as_str()
-            }
-            None => ctx.input_body(),
+        let mut overrides = Overrides::default();
+        let payload = self
+            .custom
+            .request_payload(ctx, content_type, &mut overrides)?;
+        let status = status_code(&payload).ok_or_else(internal_error)?;
+        // A MOCK's integration response has no headers and an empty body.
+        let integration = IntegrationView {
+            request: ctx,
+            headers: None,
+            body: "",
         };
-        let status = status_code(request).ok_or_else(|| Failure {
-            kind: GatewayResponseType::ApiConfigurationError,
-            message: Some("Internal server error".into()),
-        })?;
-        self.responses
-            .respond(&status.to_string(), ctx, accept, "", None)
+        self.custom
+            .responses
+            .respond(&status.to_string(), &integration, accept, &mut overrides)
     }
 }
 

@@ -1,15 +1,19 @@
 //! Integrations: what a method calls once the request is accepted.
 
+pub mod custom;
 pub mod http;
+pub mod http_custom;
 pub mod mock;
 pub mod response;
 pub mod templates;
+pub mod view;
 
 /// A compiled method integration.
 pub enum Integration {
     HttpProxy(http::HttpProxy),
+    Http(http_custom::HttpIntegration),
     Mock(mock::Mock),
-    /// A type this build accepts in configuration but cannot call yet (HTTP, AWS, AWS_PROXY);
+    /// A type this build accepts in configuration but cannot call yet (AWS, AWS_PROXY);
     /// requests get a 500 `Internal server error` and a log line naming the type.
     Unavailable(&'static str),
 }
@@ -19,6 +23,7 @@ impl Integration {
     pub fn kind(&self) -> &'static str {
         match self {
             Integration::HttpProxy(_) => "HTTP_PROXY",
+            Integration::Http(_) => "HTTP",
             Integration::Mock(_) => "MOCK",
             Integration::Unavailable(k) => k,
         }

@@ -1,12 +1,13 @@
 //! Integration responses: selection by `selectionPattern`, then header mapping and templates
 //! (AWS "integration response" → "method response").
 
+use super::custom::internal_error;
 use super::templates::Templates;
 use super::Failure;
 use crate::config::model::IntegrationResponse as Spec;
 use crate::mapping::{Source, Values};
 use crate::responses::GatewayResponseType;
-use crate::vtl::TemplateContext;
+use crate::vtl::{Overrides, TemplateContext};
 use regex::Regex;
 
 /// One compiled integration response.
@@ -97,15 +98,15 @@ impl IntegrationResponses {
             .or_else(|| self.default.map(|i| &self.entries[i]))
     }
 
-    /// Selects and renders the method response. No match and no default is AWS's
-    /// API_CONFIGURATION_ERROR.
+    /// Selects and renders the method response for an integration response seen through
+    /// `ctx`; with no response template the integration body passes through. Overrides set
+    /// by the templates apply last. No match and no default is AWS's API_CONFIGURATION_ERROR.
     pub fn respond<C: Values + TemplateContext>(
         &self,
         selector: &str,
         ctx: &C,
         accept: Option<&str>,
-        integration_body: &str,
-        integration_content_type: Option<&str>,
+        overrides: &mut Overrides,
     ) -> Result<MethodResponse, Failure> {
         let ir = self
             .select(selector)
@@ -119,21 +120,24 @@ impl IntegrationResponses {
         let (content_type, body) = match ir.templates.for_response(accept) {
             Some((ct, t)) => {
                 let mut out = String::new();
-                t.render(ctx, &mut out);
+                t.render(ctx, overrides, &mut out).map_err(|e| {
+                    log::warn!("response template failed: {e}");
+                    internal_error()
+                })?;
                 (ct.to_string(), out)
             }
             None => (
-                integration_content_type
-                    .unwrap_or("application/json")
-                    .to_string(),
-                integration_body.to_string(),
+                "application/json".to_string(),
+                ctx.integration_body().unwrap_or("").to_string(),
             ),
         };
-        Ok(MethodResponse {
+        let mut response = MethodResponse {
             status: ir.status,
             headers,
             content_type,
             body,
-        })
+        };
+        overrides.apply_to_response(&mut response.status, &mut response.headers);
+        Ok(response)
     }
 }

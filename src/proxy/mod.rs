@@ -1,6 +1,7 @@
 //! The Pingora adapter: `impl ProxyHttp` for the gateway. Each phase calls into the pipeline
 //! and integrations; this module only moves bytes and headers between them and Pingora.
 
+mod custom;
 mod failure;
 mod forward;
 mod logging;
@@ -31,6 +32,8 @@ pub struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
     pub metrics: Arc<Metrics>,
     pub access_log: Option<AccessLogger>,
+    /// For non-proxy integrations.
+    pub client: crate::client::Client,
 }
 
 /// Indices of what the request reached in its snapshot.
@@ -100,7 +103,7 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        request::request_filter(session, ctx).await
+        request::request_filter(&self.client, session, ctx).await
     }
 
     async fn request_body_filter(

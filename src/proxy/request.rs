@@ -1,8 +1,10 @@
 //! `request_filter`: find the API, stage and method, check the method request, then either
-//! answer (MOCK, gateway responses) or prepare the HTTP_PROXY upstream request.
+//! answer (non-proxy integrations, gateway responses) or prepare the HTTP_PROXY upstream
+//! request.
 
-use super::respond::{self, Reply};
+use super::respond;
 use super::{RequestCtx, Route, MAX_BODY};
+use crate::client::Client;
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
@@ -11,7 +13,6 @@ use crate::router::HttpMethod;
 use bytes::{Bytes, BytesMut};
 use pingora::prelude::*;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What `upstream_request_filter` applies to the HTTP_PROXY request.
 pub struct PreparedUpstream {
@@ -19,7 +20,11 @@ pub struct PreparedUpstream {
     pub mapped_headers: Vec<(String, String)>,
 }
 
-pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+pub async fn request_filter(
+    client: &Client,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<bool> {
     let Some(snap) = ctx.snapshot.clone() else {
         return Error::e_explain(ErrorType::InternalError, "no configuration snapshot");
     };
@@ -48,9 +53,9 @@ pub async fn request_filter(session: &mut Session, ctx: &mut RequestCtx) -> Resu
                 _ => Ok(false),
             }
         }
-        Ok(Step::Mock) => {
+        Ok(Step::Custom) => {
             continue_if_expected(session).await?;
-            mock(session, ctx, &snap).await?;
+            super::custom::invoke(client, session, ctx, &snap).await?;
             Ok(true)
         }
         Err(failure) => {
@@ -89,8 +94,8 @@ async fn continue_if_expected(session: &mut Session) -> Result<()> {
 
 enum Step {
     Proxy,
-    /// MOCK.
-    Mock,
+    /// A non-proxy integration (MOCK, HTTP).
+    Custom,
 }
 
 /// Resolution, routing and method request checks; prepares the upstream for HTTP_PROXY.
@@ -135,7 +140,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
             let Some(up) = &stage.methods[found.method_id].upstream else {
                 return Err(Failure::new(G::ApiConfigurationError));
             };
-            let target = p.upstream_target(&up.endpoint, query, &view);
+            let target = p.upstream_target(&up.endpoint, query, &view, None);
             let mapped_headers = p
                 .mapped_headers(&view)
                 .map(|(k, v)| (k.to_string(), v))
@@ -146,7 +151,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
             });
             Ok(Step::Proxy)
         }
-        Integration::Mock(_) => Ok(Step::Mock),
+        Integration::Mock(_) | Integration::Http(_) => Ok(Step::Custom),
         Integration::Unavailable(kind) => {
             log::error!(
                 "{} {} {}: integration type {kind} is not available in this build",
@@ -162,44 +167,8 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
     }
 }
 
-/// MOCK: read the (bounded) body, run the request template and integration response.
-async fn mock(session: &mut Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<()> {
-    let body = match read_body(session).await? {
-        Some(b) => b,
-        None => {
-            let reply =
-                respond::gateway_reply(session, ctx, snap, Failure::new(G::RequestTooLarge), "");
-            session.set_keepalive(None);
-            return respond::write(session, ctx, reply).await;
-        }
-    };
-    let body_text = String::from_utf8_lossy(&body);
-    let started = Instant::now();
-    let result = {
-        let req = session.req_header();
-        let view = ctx.view(snap, req, &body_text);
-        let Some(method) = view.landing.method else {
-            return Error::e_explain(ErrorType::InternalError, "MOCK without a routed method");
-        };
-        let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
-        let Integration::Mock(m) = &method.integration else {
-            return Error::e_explain(ErrorType::InternalError, "not a MOCK integration");
-        };
-        m.invoke(&view, header("content-type"), header("accept"))
-    };
-    ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
-    let reply = match result {
-        Ok(r) => {
-            ctx.outcome.integration_status = Some(r.status);
-            Reply::method_response(r)
-        }
-        Err(f) => respond::gateway_reply(session, ctx, snap, f, &body_text),
-    };
-    respond::write(session, ctx, reply).await
-}
-
 /// Reads the whole request body; None when it exceeds the 10 MB limit.
-async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
+pub async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
     if session.is_body_empty() {
         return Ok(Some(Bytes::new()));
     }

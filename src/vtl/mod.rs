@@ -9,7 +9,10 @@
 //! `crate::responses` uses [`substitute::Substitution`] directly and keeps doing so
 //! after `Template` moves to Velocity.
 
+pub mod overrides;
 pub mod substitute;
+
+pub use overrides::Overrides;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -70,6 +73,23 @@ impl fmt::Display for TemplateError {
 
 impl std::error::Error for TemplateError {}
 
+/// Why a template could not be rendered (AWS answers 500).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RenderError {
+    /// A limit that keeps a runaway template from holding a worker.
+    LimitExceeded(&'static str),
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::LimitExceeded(what) => write!(f, "template limit exceeded: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
 /// A mapping template parsed once at config load.
 ///
 /// The template text is used as given: AWS trims request/response mapping templates
@@ -86,9 +106,16 @@ impl Template {
         substitute::Substitution::parse(source).map(|inner| Template { inner })
     }
 
-    /// Appends the rendered template to `out`.
-    pub fn render(&self, ctx: &dyn TemplateContext, out: &mut String) {
+    /// Appends the rendered template to `out`; `overrides` carries
+    /// `$context.requestOverride`/`responseOverride` in and out.
+    pub fn render(
+        &self,
+        ctx: &dyn TemplateContext,
+        _overrides: &mut Overrides,
+        out: &mut String,
+    ) -> Result<(), RenderError> {
         self.inner.render(ctx, out);
+        Ok(())
     }
 
     /// True if the template renders nothing whatever the context.
@@ -184,7 +211,7 @@ mod tests {
             ..Default::default()
         };
         let mut out = String::new();
-        t.render(&ctx, &mut out);
+        t.render(&ctx, &mut Overrides::default(), &mut out).unwrap();
         assert_eq!(out, "id=r-1");
         assert!(!t.is_empty());
         assert_eq!(t.static_text(), None);

@@ -1,0 +1,81 @@
+//! What every non-proxy integration (MOCK, HTTP, AWS) shares: the request template chosen
+//! by Content-Type under `passthroughBehavior`, and the integration responses.
+
+use super::response::IntegrationResponses;
+use super::templates::{Passthrough, Templates};
+use super::Failure;
+use crate::config::model::Integration as Spec;
+use crate::config::spans::Seg;
+use crate::responses::GatewayResponseType;
+use crate::vtl::{Overrides, TemplateContext};
+use std::borrow::Cow;
+
+pub struct NonProxy {
+    pub request_templates: Templates,
+    pub passthrough: Passthrough,
+    pub responses: IntegrationResponses,
+}
+
+/// A compile problem: the config path below the integration, and the message.
+pub type SpecError = (Vec<Seg>, String);
+
+impl NonProxy {
+    pub fn compile(spec: &Spec) -> Result<NonProxy, SpecError> {
+        let request_templates =
+            Templates::compile(&spec.request_templates).map_err(|(ct, e)| {
+                (
+                    vec![Seg::from("requestTemplates"), Seg::from(ct)],
+                    format!("template error at {}:{}: {}", e.line, e.column, e.message),
+                )
+            })?;
+        let responses =
+            IntegrationResponses::compile(&spec.integration_responses).map_err(|(k, f, m)| {
+                (
+                    vec![
+                        Seg::from("integrationResponses"),
+                        Seg::from(k),
+                        Seg::from(f),
+                    ],
+                    m,
+                )
+            })?;
+        Ok(NonProxy {
+            request_templates,
+            passthrough: Passthrough::parse(spec.passthrough_behavior.as_deref()),
+            responses,
+        })
+    }
+
+    /// The integration request payload: the request template for `content_type` rendered
+    /// (its overrides recorded), or the body passed through. 415 per `passthroughBehavior`;
+    /// a template that fails to render is AWS's 500.
+    pub fn request_payload<'a>(
+        &self,
+        ctx: &'a dyn TemplateContext,
+        content_type: Option<&str>,
+        overrides: &mut Overrides,
+    ) -> Result<Cow<'a, str>, Failure> {
+        match self
+            .request_templates
+            .for_request(content_type, self.passthrough)?
+        {
+            Some(t) => {
+                let mut out = String::new();
+                t.render(ctx, overrides, &mut out).map_err(|e| {
+                    log::warn!("request template failed: {e}");
+                    internal_error()
+                })?;
+                Ok(Cow::Owned(out))
+            }
+            None => Ok(Cow::Borrowed(ctx.input_body())),
+        }
+    }
+}
+
+/// AWS's 500 for a configuration that cannot produce a response.
+pub fn internal_error() -> Failure {
+    Failure {
+        kind: GatewayResponseType::ApiConfigurationError,
+        message: Some("Internal server error".into()),
+    }
+}
