@@ -359,3 +359,119 @@ fn backend_failures_map_to_aws_errors() {
     assert_eq!(r.status, 500);
     assert_eq!(r.json()["message"], "Internal server error");
 }
+
+const BINARY_API: &str = r#"
+    restApis:
+      - id: binapi
+        binaryMediaTypes: ["image/*", "application/octet-stream"]
+        resources:
+          /raw:
+            POST:
+              integration:
+                type: HTTP
+                httpMethod: POST
+                uri: "{B}/raw"
+                integrationResponses: [{statusCode: "200"}]
+          /totext:
+            POST:
+              integration:
+                type: HTTP
+                httpMethod: POST
+                uri: "{B}/totext"
+                contentHandling: CONVERT_TO_TEXT
+                integrationResponses: [{statusCode: "200", contentHandling: CONVERT_TO_TEXT}]
+          /tobinary:
+            POST:
+              integration:
+                type: HTTP
+                httpMethod: POST
+                uri: "{B}/tobinary"
+                contentHandling: CONVERT_TO_BINARY
+                integrationResponses: [{statusCode: "200"}]
+          /templated:
+            POST:
+              integration:
+                type: HTTP
+                httpMethod: POST
+                uri: "{B}/templated"
+                requestTemplates:
+                  application/octet-stream: '{"data": "$input.body"}'
+                integrationResponses: [{statusCode: "200"}]
+        stages:
+          - stageName: test
+"#;
+
+/// A backend that answers every request with these PNG-typed bytes.
+const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x00, 0xff];
+
+#[test]
+fn binary_payloads_follow_content_handling() {
+    let backend =
+        Backend::with_handler(|_| Reply::new(200, PNG).header("Content-Type", "image/png"));
+    let gw = Gateway::start(&BINARY_API.replace("{B}", &backend.url()));
+    let octets: &[u8] = &[0x00, 0x01, 0xfe, 0xff];
+    let last = || backend.last_request().expect("backend request");
+
+    // Binary in, binary out (Accept names a binary type).
+    let r = gw.request(
+        "POST",
+        "/test/raw",
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Accept", "image/png"),
+        ],
+        octets,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(last().body, octets);
+    assert_eq!(r.body, PNG);
+    // A text Accept gets the binary payload base64-encoded.
+    let r = gw.request(
+        "POST",
+        "/test/raw",
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Accept", "application/json"),
+        ],
+        octets,
+    );
+    assert_eq!(r.body_str(), "iVBORwD/");
+
+    // CONVERT_TO_TEXT: the backend gets base64, and so does the client.
+    let r = gw.request(
+        "POST",
+        "/test/totext",
+        &[
+            ("Content-Type", "application/octet-stream"),
+            ("Accept", "image/png"),
+        ],
+        octets,
+    );
+    assert_eq!(last().body_str(), "AAH+/w==");
+    assert_eq!(r.body_str(), "iVBORwD/");
+
+    // CONVERT_TO_BINARY: a text body is base64-decoded; invalid base64 is a 500.
+    gw.request(
+        "POST",
+        "/test/tobinary",
+        &[("Content-Type", "text/plain")],
+        b"AAH+/w==",
+    );
+    assert_eq!(last().body, octets);
+    let r = gw.request(
+        "POST",
+        "/test/tobinary",
+        &[("Content-Type", "text/plain")],
+        b"not base64!",
+    );
+    assert_eq!(r.status, 500);
+
+    // A template sees a binary body as base64.
+    gw.request(
+        "POST",
+        "/test/templated",
+        &[("Content-Type", "application/octet-stream")],
+        octets,
+    );
+    assert_eq!(last().body_str(), r#"{"data": "AAH+/w=="}"#);
+}

@@ -7,6 +7,7 @@ mod upstream;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
 use crate::config::{validate, Problem};
+use crate::integrations::binary::BinaryMediaTypes;
 use crate::integrations::custom::NonProxy;
 use crate::integrations::http::HttpProxy;
 use crate::integrations::http_custom::HttpIntegration;
@@ -70,6 +71,7 @@ pub struct RestApi {
     stage_index: HashMap<String, usize>,
     pub responses: GatewayResponses,
     pub disable_execute_api_endpoint: bool,
+    pub binary_media_types: BinaryMediaTypes,
 }
 
 impl RestApi {
@@ -513,6 +515,7 @@ impl Compiler<'_> {
             stage_index,
             responses: responses?,
             disable_execute_api_endpoint: api.disable_execute_api_endpoint,
+            binary_media_types: BinaryMediaTypes::new(&api.binary_media_types),
         })
     }
 

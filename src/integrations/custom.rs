@@ -1,6 +1,7 @@
 //! What every non-proxy integration (MOCK, HTTP, AWS) shares: the request template chosen
 //! by Content-Type under `passthroughBehavior`, and the integration responses.
 
+use super::binary::{self, ContentHandling};
 use super::response::IntegrationResponses;
 use super::templates::{Passthrough, Templates};
 use super::Failure;
@@ -14,6 +15,8 @@ pub struct NonProxy {
     pub request_templates: Templates,
     pub passthrough: Passthrough,
     pub responses: IntegrationResponses,
+    /// Request-side `contentHandling`.
+    pub content_handling: ContentHandling,
 }
 
 /// A compile problem: the config path below the integration, and the message.
@@ -43,18 +46,22 @@ impl NonProxy {
             request_templates,
             passthrough: Passthrough::parse(spec.passthrough_behavior.as_deref()),
             responses,
+            content_handling: ContentHandling::parse(spec.content_handling.as_deref()),
         })
     }
 
     /// The integration request payload: the request template for `content_type` rendered
-    /// (its overrides recorded), or the body passed through. 415 per `passthroughBehavior`;
-    /// a template that fails to render is AWS's 500.
+    /// (its overrides recorded; `ctx` shows a binary body as base64), or the `body` passed
+    /// through under `contentHandling`. 415 per `passthroughBehavior`; a template that fails
+    /// to render is AWS's 500.
     pub fn request_payload<'a>(
         &self,
-        ctx: &'a dyn TemplateContext,
+        ctx: &dyn TemplateContext,
+        body: &'a [u8],
+        binary: bool,
         content_type: Option<&str>,
         overrides: &mut Overrides,
-    ) -> Result<Cow<'a, str>, Failure> {
+    ) -> Result<Cow<'a, [u8]>, Failure> {
         match self
             .request_templates
             .for_request(content_type, self.passthrough)?
@@ -65,9 +72,9 @@ impl NonProxy {
                     log::warn!("request template failed: {e}");
                     internal_error()
                 })?;
-                Ok(Cow::Owned(out))
+                Ok(Cow::Owned(out.into_bytes()))
             }
-            None => Ok(Cow::Borrowed(ctx.input_body())),
+            None => binary::request_payload(body, binary, self.content_handling),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! MOCK integrations: the request template's `statusCode` selects the integration response.
 
 use super::custom::{internal_error, NonProxy};
-use super::response::MethodResponse;
+use super::response::{MethodResponse, Payload};
 use super::view::IntegrationView;
 use super::Failure;
 use crate::mapping::Values;
@@ -18,23 +18,32 @@ impl Mock {
     pub fn invoke<C: Values + TemplateContext>(
         &self,
         ctx: &C,
+        body: &[u8],
         content_type: Option<&str>,
         accept: Option<&str>,
     ) -> Result<MethodResponse, Failure> {
         let mut overrides = Overrides::default();
-        let payload = self
-            .custom
-            .request_payload(ctx, content_type, &mut overrides)?;
-        let status = status_code(&payload).ok_or_else(internal_error)?;
+        let payload =
+            self.custom
+                .request_payload(ctx, body, false, content_type, &mut overrides)?;
+        let status = status_code(&String::from_utf8_lossy(&payload)).ok_or_else(internal_error)?;
         // A MOCK's integration response has no headers and an empty body.
         let integration = IntegrationView {
             request: ctx,
             headers: None,
             body: "",
         };
-        self.custom
-            .responses
-            .respond(&status.to_string(), &integration, accept, &mut overrides)
+        self.custom.responses.respond(
+            &status.to_string(),
+            &integration,
+            accept,
+            &Payload {
+                body: b"",
+                binary: false,
+                accept_binary: false,
+            },
+            &mut overrides,
+        )
     }
 }
 

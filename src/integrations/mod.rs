@@ -1,5 +1,6 @@
 //! Integrations: what a method calls once the request is accepted.
 
+pub mod binary;
 pub mod custom;
 pub mod http;
 pub mod http_custom;

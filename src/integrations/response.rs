@@ -1,6 +1,7 @@
 //! Integration responses: selection by `selectionPattern`, then header mapping and templates
 //! (AWS "integration response" → "method response").
 
+use super::binary::{self, ContentHandling};
 use super::custom::internal_error;
 use super::templates::Templates;
 use super::Failure;
@@ -17,6 +18,7 @@ pub struct IntegrationResponse {
     pattern: Option<Regex>,
     parameters: Vec<(String, Source)>,
     templates: Templates,
+    content_handling: ContentHandling,
 }
 
 /// The integration responses of one integration, in file order.
@@ -31,7 +33,16 @@ pub struct MethodResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub content_type: String,
-    pub body: String,
+    pub body: Vec<u8>,
+}
+
+/// An integration's response as the integration responses see it.
+pub struct Payload<'a> {
+    pub body: &'a [u8],
+    /// Its Content-Type is one of the API's binary media types.
+    pub binary: bool,
+    /// The client's first Accept type is one of the API's binary media types.
+    pub accept_binary: bool,
 }
 
 /// Where a compile problem is: (index of the response, field, message).
@@ -84,6 +95,7 @@ impl IntegrationResponses {
                 pattern,
                 parameters,
                 templates,
+                content_handling: ContentHandling::parse(s.content_handling.as_deref()),
             });
         }
         Ok(IntegrationResponses { entries, default })
@@ -99,13 +111,15 @@ impl IntegrationResponses {
     }
 
     /// Selects and renders the method response for an integration response seen through
-    /// `ctx`; with no response template the integration body passes through. Overrides set
-    /// by the templates apply last. No match and no default is AWS's API_CONFIGURATION_ERROR.
+    /// `ctx` (whose `$input.body` is the payload as text); with no response template the
+    /// payload passes through under `contentHandling`. Overrides set by the templates apply
+    /// last. No match and no default is AWS's API_CONFIGURATION_ERROR.
     pub fn respond<C: Values + TemplateContext>(
         &self,
         selector: &str,
         ctx: &C,
         accept: Option<&str>,
+        payload: &Payload,
         overrides: &mut Overrides,
     ) -> Result<MethodResponse, Failure> {
         let ir = self
@@ -124,11 +138,17 @@ impl IntegrationResponses {
                     log::warn!("response template failed: {e}");
                     internal_error()
                 })?;
-                (ct.to_string(), out)
+                (ct.to_string(), out.into_bytes())
             }
             None => (
                 "application/json".to_string(),
-                ctx.integration_body().unwrap_or("").to_string(),
+                binary::response_payload(
+                    payload.body,
+                    payload.binary,
+                    payload.accept_binary,
+                    ir.content_handling,
+                )?
+                .into_owned(),
             ),
         };
         let mut response = MethodResponse {

@@ -6,8 +6,9 @@ use super::respond::{self, Reply};
 use super::RequestCtx;
 use crate::client::{Client, ClientError, Outbound};
 use crate::compile::Snapshot;
+use crate::integrations::binary::{self, BinaryMediaTypes};
 use crate::integrations::http_custom::{HttpIntegration, RequestDefaults};
-use crate::integrations::response::MethodResponse;
+use crate::integrations::response::{MethodResponse, Payload};
 use crate::integrations::view::IntegrationView;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline::RequestView;
@@ -30,35 +31,39 @@ pub async fn invoke(
         session.set_keepalive(None);
         return respond::write(session, ctx, reply).await;
     };
-    let body_text = String::from_utf8_lossy(&body);
     let (Some(a), Some(s), Some(m)) = (ctx.route.api, ctx.route.stage, ctx.route.method) else {
         return Error::e_explain(ErrorType::InternalError, "integration without a route");
     };
+    let api = &snap.apis[a];
+    let req = session.req_header();
+    let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
+    let request = Request {
+        body: &body,
+        binary: api.binary_media_types.matches(header("content-type")),
+        content_type: header("content-type"),
+        accept: header("accept"),
+    };
+    let body_text = binary::template_text(&body, request.binary);
     let started = Instant::now();
     let mut integration_status = None;
-    let result =
-        {
-            let req = session.req_header();
-            let view = ctx.view(snap, req, &body_text);
-            let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
-            let (content_type, accept) = (header("content-type"), header("accept"));
-            match &snap.apis[a].methods[m].integration {
-                Integration::Mock(mock) => mock.invoke(&view, content_type, accept),
-                Integration::Http(h) => {
-                    let up = snap.apis[a].stages[s].methods[m].upstream.as_ref();
-                    match up {
-                        Some(up) => http(client, h, up, &view, content_type, accept).await.map(
-                            |(status, r)| {
-                                integration_status = Some(status);
-                                r
-                            },
-                        ),
-                        None => Err(Failure::new(G::ApiConfigurationError)),
-                    }
-                }
-                _ => Err(Failure::new(G::ApiConfigurationError)),
+    let result = {
+        let view = ctx.view(snap, req, &body_text);
+        match &api.methods[m].integration {
+            Integration::Mock(mock) => {
+                mock.invoke(&view, &body, request.content_type, request.accept)
             }
-        };
+            Integration::Http(h) => match api.stages[s].methods[m].upstream.as_ref() {
+                Some(up) => http(client, h, up, &view, &request, &api.binary_media_types)
+                    .await
+                    .map(|(status, r)| {
+                        integration_status = Some(status);
+                        r
+                    }),
+                None => Err(Failure::new(G::ApiConfigurationError)),
+            },
+            _ => Err(Failure::new(G::ApiConfigurationError)),
+        }
+    };
     ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
     let reply = match result {
         Ok(r) => {
@@ -70,19 +75,32 @@ pub async fn invoke(
     respond::write(session, ctx, reply).await
 }
 
+/// The method request as a non-proxy integration reads it.
+struct Request<'a> {
+    body: &'a [u8],
+    /// The body's Content-Type is a binary media type.
+    binary: bool,
+    content_type: Option<&'a str>,
+    accept: Option<&'a str>,
+}
+
 /// The HTTP integration: returns the backend status and the method response.
 async fn http(
     client: &Client,
     h: &HttpIntegration,
     up: &crate::compile::Upstream,
     view: &RequestView<'_>,
-    content_type: Option<&str>,
-    accept: Option<&str>,
+    request: &Request<'_>,
+    binary_types: &BinaryMediaTypes,
 ) -> Result<(u16, MethodResponse), Failure> {
     let mut overrides = Overrides::default();
-    let payload = h
-        .custom
-        .request_payload(view, content_type, &mut overrides)?;
+    let payload = h.custom.request_payload(
+        view,
+        request.body,
+        request.binary,
+        request.content_type,
+        &mut overrides,
+    )?;
     if h.endpoint.illegal_header_mapping {
         return Err(Failure::new(G::ApiConfigurationError));
     }
@@ -102,19 +120,19 @@ async fn http(
         &RequestDefaults {
             api_id,
             trace_id: &trace_id,
-            content_type,
+            content_type: request.content_type,
             method: &method,
         },
     );
     headers.push(("Host".into(), up.endpoint.authority.clone()));
-    let request = Outbound {
+    let outbound = Outbound {
         method,
         target,
         headers,
         body: Bytes::from(payload.into_owned()),
     };
     let response = client
-        .send(&up.peer, request, up.timeout)
+        .send(&up.peer, outbound, up.timeout)
         .await
         .map_err(|e| {
             log::info!(
@@ -127,14 +145,29 @@ async fn http(
                 ClientError::Protocol(_) => G::IntegrationFailure,
             })
         })?;
-    let body = String::from_utf8_lossy(&response.body);
+    let response_type = response
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let payload = Payload {
+        body: &response.body,
+        binary: binary_types.matches(response_type),
+        accept_binary: binary_types.matches(request.accept),
+    };
+    let text = binary::template_text(&response.body, payload.binary);
     let iview = IntegrationView {
         request: view,
         headers: Some(&response.headers),
-        body: &body,
+        body: &text,
     };
     h.custom
         .responses
-        .respond(&response.status.to_string(), &iview, accept, &mut overrides)
+        .respond(
+            &response.status.to_string(),
+            &iview,
+            request.accept,
+            &payload,
+            &mut overrides,
+        )
         .map(|r| (response.status, r))
 }
