@@ -323,10 +323,14 @@ impl Compiler<'_> {
     fn non_proxy(&mut self, ipath: &[Seg], spec: &model::Integration) -> Option<NonProxy> {
         match NonProxy::compile(spec) {
             Ok(n) => Some(n),
-            Err((below, message)) => {
-                let mut p = ipath.to_vec();
-                p.extend(below);
-                self.err(p, message);
+            Err(e) => {
+                let mut path = ipath.to_vec();
+                path.extend(e.path);
+                self.problems.push(Problem {
+                    path,
+                    within: e.within,
+                    message: e.message,
+                });
                 None
             }
         }

@@ -35,6 +35,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub path: Vec<Seg>,
+    /// A (line, column) inside the scalar value at `path` (e.g. a template's own error
+    /// position), to point at the exact file line.
+    pub within: Option<(usize, usize)>,
     pub message: String,
 }
 
@@ -42,6 +45,7 @@ impl Problem {
     pub fn new(path: Vec<Seg>, message: impl Into<String>) -> Problem {
         Problem {
             path,
+            within: None,
             message: message.into(),
         }
     }
@@ -61,7 +65,10 @@ impl Loaded {
             .into_iter()
             .map(|p| Diagnostic {
                 file: self.file.clone(),
-                pos: self.spans.find(&p.path),
+                pos: p
+                    .within
+                    .and_then(|(l, c)| self.spans.find_within(&p.path, l, c))
+                    .unwrap_or_else(|| self.spans.find(&p.path)),
                 message: p.message,
             })
             .collect()

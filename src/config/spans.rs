@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
-use yaml_rust2::scanner::Marker;
+use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// One step of a path into the document.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,6 +51,18 @@ pub struct Pos {
 #[derive(Debug, Default)]
 pub struct Spans {
     map: HashMap<Vec<Seg>, Pos>,
+    /// Path → where a scalar value's text starts, for scalars whose lines map one to one
+    /// onto the file's (plain, quoted and literal block scalars).
+    values: HashMap<Vec<Seg>, ValueStart>,
+}
+
+/// The file position of a scalar's first character of text.
+#[derive(Debug, Clone, Copy)]
+struct ValueStart {
+    pos: Pos,
+    /// Literal block: every line starts at this column. Otherwise only the first line is
+    /// placed (later lines of a flow scalar are re-indented by YAML).
+    block: bool,
 }
 
 impl Spans {
@@ -60,7 +72,26 @@ impl Spans {
         let mut walker = Walker::default();
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut walker, false);
-        Spans { map: walker.map }
+        Spans {
+            map: walker.map,
+            values: walker.values,
+        }
+    }
+
+    /// The file position of `(line, column)` (1-based) inside the scalar value at `path`,
+    /// or None when that text cannot be placed exactly (folded scalars, escapes aside).
+    pub fn find_within(&self, path: &[Seg], line: usize, column: usize) -> Option<Pos> {
+        let v = self.values.get(path)?;
+        if v.block {
+            return Some(Pos {
+                line: v.pos.line + line - 1,
+                column: v.pos.column + column - 1,
+            });
+        }
+        (line == 1).then_some(Pos {
+            line: v.pos.line,
+            column: v.pos.column + column - 1,
+        })
     }
 
     /// The position of `path`, or of its longest indexed prefix.
@@ -91,6 +122,7 @@ struct Walker {
     stack: Vec<Open>,
     path: Vec<Seg>,
     map: HashMap<Vec<Seg>, Pos>,
+    values: HashMap<Vec<Seg>, ValueStart>,
 }
 
 impl Walker {
@@ -145,8 +177,24 @@ impl Walker {
 impl MarkedEventReceiver for Walker {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
-            Event::Scalar(ref s, ..) => {
+            Event::Scalar(ref s, style, ..) => {
                 let pushed = self.node_start(mark, Some(s));
+                if pushed {
+                    let quoted = matches!(
+                        style,
+                        TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
+                    );
+                    let start = ValueStart {
+                        pos: Pos {
+                            line: mark.line(),
+                            column: mark.col() + 1 + usize::from(quoted),
+                        },
+                        block: style == TScalarStyle::Literal,
+                    };
+                    if style != TScalarStyle::Folded {
+                        self.values.insert(self.path.clone(), start);
+                    }
+                }
                 self.node_end(pushed);
             }
             Event::Alias(_) => {
@@ -209,5 +257,28 @@ mod tests {
         // Unknown deeper paths fall back to the nearest known one.
         let q = crate::path!["restApis", 0usize, "resources", "/pets", "POST"];
         assert_eq!(s.find(&q), Pos { line: 6, column: 7 });
+    }
+
+    #[test]
+    fn places_text_inside_scalar_values() {
+        let text = "a:\n  t: |\n    line1\n    #set($x\n  u: 'abc $x'\n  w: >-\n    folded\n";
+        let s = Spans::index(text);
+        let at = |p: Vec<Seg>, l, c| s.find_within(&p, l, c);
+        assert_eq!(
+            at(crate::path!["a", "t"], 2, 6),
+            Some(Pos {
+                line: 4,
+                column: 10
+            })
+        );
+        assert_eq!(
+            at(crate::path!["a", "u"], 1, 5),
+            Some(Pos {
+                line: 5,
+                column: 10
+            })
+        );
+        assert_eq!(at(crate::path!["a", "u"], 2, 1), None);
+        assert_eq!(at(crate::path!["a", "w"], 1, 1), None);
     }
 }

@@ -8,7 +8,7 @@ use super::Failure;
 use crate::config::model::Integration as Spec;
 use crate::config::spans::Seg;
 use crate::responses::GatewayResponseType;
-use crate::vtl::{Overrides, TemplateContext};
+use crate::vtl::{Overrides, TemplateContext, TemplateError};
 use std::borrow::Cow;
 
 pub struct NonProxy {
@@ -19,28 +19,44 @@ pub struct NonProxy {
     pub content_handling: ContentHandling,
 }
 
-/// A compile problem: the config path below the integration, and the message.
-pub type SpecError = (Vec<Seg>, String);
+/// A compile problem below an integration: the config path from there, a position inside
+/// the value (templates), and the message.
+#[derive(Debug)]
+pub struct SpecError {
+    pub path: Vec<Seg>,
+    pub within: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl SpecError {
+    pub fn new(path: Vec<Seg>, message: impl Into<String>) -> SpecError {
+        SpecError {
+            path,
+            within: None,
+            message: message.into(),
+        }
+    }
+
+    /// A template error at `path`.
+    pub fn template(path: Vec<Seg>, e: &TemplateError) -> SpecError {
+        SpecError {
+            path,
+            within: Some((e.line, e.column)),
+            message: format!("template error at {}:{}: {}", e.line, e.column, e.message),
+        }
+    }
+}
 
 impl NonProxy {
     pub fn compile(spec: &Spec) -> Result<NonProxy, SpecError> {
         let request_templates =
             Templates::compile(&spec.request_templates).map_err(|(ct, e)| {
-                (
-                    vec![Seg::from("requestTemplates"), Seg::from(ct)],
-                    format!("template error at {}:{}: {}", e.line, e.column, e.message),
-                )
+                SpecError::template(vec![Seg::from("requestTemplates"), Seg::from(ct)], &e)
             })?;
         let responses =
-            IntegrationResponses::compile(&spec.integration_responses).map_err(|(k, f, m)| {
-                (
-                    vec![
-                        Seg::from("integrationResponses"),
-                        Seg::from(k),
-                        Seg::from(f),
-                    ],
-                    m,
-                )
+            IntegrationResponses::compile(&spec.integration_responses).map_err(|mut e| {
+                e.path.insert(0, Seg::from("integrationResponses"));
+                e
             })?;
         Ok(NonProxy {
             request_templates,

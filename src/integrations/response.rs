@@ -2,11 +2,12 @@
 //! (AWS "integration response" → "method response").
 
 use super::binary::{self, ContentHandling};
-use super::custom::internal_error;
+use super::custom::{internal_error, SpecError};
 use super::templates::Templates;
 use super::Failure;
 use crate::config::model::IntegrationResponse as Spec;
 use crate::mapping::{Source, Values};
+use crate::path;
 use crate::responses::GatewayResponseType;
 use crate::vtl::{Overrides, TemplateContext};
 use regex::Regex;
@@ -45,9 +46,6 @@ pub struct Payload<'a> {
     pub accept_binary: bool,
 }
 
-/// Where a compile problem is: (index of the response, field, message).
-pub type SpecError = (usize, &'static str, String);
-
 impl IntegrationResponses {
     pub fn compile(specs: &[Spec]) -> Result<IntegrationResponses, SpecError> {
         let mut entries = Vec::with_capacity(specs.len());
@@ -58,11 +56,12 @@ impl IntegrationResponses {
                 .as_ref()
                 .and_then(|c| c.0.parse::<u16>().ok())
                 .filter(|c| (100..=599).contains(c))
-                .ok_or((
-                    i,
-                    "statusCode",
-                    "statusCode must be an HTTP status code".to_string(),
-                ))?;
+                .ok_or_else(|| {
+                    SpecError::new(
+                        path![i, "statusCode"],
+                        "statusCode must be an HTTP status code",
+                    )
+                })?;
             let pattern = match s.selection_pattern.as_deref() {
                 None | Some("") => {
                     if default.is_none() {
@@ -71,25 +70,28 @@ impl IntegrationResponses {
                     None
                 }
                 Some(p) => Some(Regex::new(&format!("^(?s:{p})$")).map_err(|e| {
-                    (
-                        i,
-                        "selectionPattern",
+                    SpecError::new(
+                        path![i, "selectionPattern"],
                         format!("invalid selectionPattern: {e}"),
                     )
                 })?),
             };
             let mut parameters = Vec::new();
             for (target, expr) in &s.response_parameters {
-                let name = target.strip_prefix("method.response.header.").ok_or((
-                    i,
-                    "responseParameters",
-                    format!("invalid response parameter `{target}`"),
-                ))?;
-                let src = Source::parse(expr, true).map_err(|e| (i, "responseParameters", e))?;
+                let name = target
+                    .strip_prefix("method.response.header.")
+                    .ok_or_else(|| {
+                        SpecError::new(
+                            path![i, "responseParameters", target],
+                            format!("invalid response parameter `{target}`"),
+                        )
+                    })?;
+                let src = Source::parse(expr, true)
+                    .map_err(|e| SpecError::new(path![i, "responseParameters", target], e))?;
                 parameters.push((name.to_string(), src));
             }
             let templates = Templates::compile(&s.response_templates)
-                .map_err(|(ct, e)| (i, "responseTemplates", format!("template for {ct}: {e}")))?;
+                .map_err(|(ct, e)| SpecError::template(path![i, "responseTemplates", ct], &e))?;
             entries.push(IntegrationResponse {
                 status,
                 pattern,

@@ -2,7 +2,7 @@
 
 use super::{mime_type, Failure};
 use crate::responses::GatewayResponseType;
-use crate::vtl::Template;
+use crate::vtl::{Template, TemplateError};
 
 /// What happens when no request template fits the request's Content-Type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,20 +22,33 @@ impl Passthrough {
     }
 }
 
+/// Moves an error position in `src.trim()` back to `src`.
+fn untrimmed(src: &str, mut e: TemplateError) -> TemplateError {
+    let cut = &src[..src.len() - src.trim_start().len()];
+    let lines = cut.matches('\n').count();
+    if e.line == 1 {
+        e.column += cut[cut.rfind('\n').map_or(0, |i| i + 1)..].chars().count();
+    }
+    e.line += lines;
+    e
+}
+
 /// A set of templates, each under its content type (in file order).
 pub struct Templates {
     entries: Vec<(String, Template)>,
 }
 
 impl Templates {
-    /// Parses every template; errors carry the content type and the template's own position.
+    /// Parses every template; errors carry the content type and the position in the
+    /// template text as written.
     pub fn compile<'a>(
         map: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> Result<Templates, (String, crate::vtl::TemplateError)> {
+    ) -> Result<Templates, (String, TemplateError)> {
         let mut entries = Vec::new();
         for (ct, src) in map {
             // AWS trims a template before rendering it.
-            let t = Template::parse(src.trim()).map_err(|e| (ct.clone(), e))?;
+            let trimmed = src.trim();
+            let t = Template::parse(trimmed).map_err(|e| (ct.clone(), untrimmed(src, e)))?;
             entries.push((ct.to_ascii_lowercase(), t));
         }
         Ok(Templates { entries })
