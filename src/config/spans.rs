@@ -275,7 +275,7 @@ mod tests {
             at(crate::path!["a", "u"], 1, 5),
             Some(Pos {
                 line: 5,
-                column: 10
+                column: 11
             })
         );
         assert_eq!(at(crate::path!["a", "u"], 2, 1), None);
