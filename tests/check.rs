@@ -377,3 +377,40 @@ fn routes_of_an_invalid_file_fails_with_the_problems() {
         format!("{file}:7:29: invalid integration type `LAMBDA`: expected one of HTTP, HTTP_PROXY, MOCK, AWS, AWS_PROXY")
     );
 }
+
+#[test]
+fn template_errors_point_at_their_line_in_the_file() {
+    let p = problems(
+        r#"
+        server:
+          listen: ["127.0.0.1:8080"]
+        restApis:
+          - id: a
+            resources:
+              /x:
+                POST:
+                  integration:
+                    type: MOCK
+                    requestTemplates:
+                      application/json: |
+
+                        #set($x = 1)
+                        #if($x == 1)
+                        {"statusCode": 200}
+              /y:
+                POST:
+                  integration:
+                    type: MOCK
+                    integrationResponses:
+                      - statusCode: "200"
+                        responseTemplates:
+                          application/json: '{"a": ${x'
+            stages: [{stageName: prod}]
+        "#,
+    );
+    assert_eq!(p.len(), 2, "{p:?}");
+    // The unclosed #if (line 3 of the value, after a blank line AWS trims) is file line 14.
+    assert!(p[0].starts_with("14:17: template error at 3:1: "), "{p:?}");
+    // `${x` is at column 7 of a single-quoted value whose text starts at column 38.
+    assert!(p[1].starts_with("23:44: template error at 1:7: "), "{p:?}");
+}

@@ -184,9 +184,15 @@ impl MarkedEventReceiver for Walker {
                         style,
                         TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted
                     );
+                    // A literal block's leading blank lines come before its marker.
+                    let blank = if style == TScalarStyle::Literal {
+                        s.len() - s.trim_start_matches('\n').len()
+                    } else {
+                        0
+                    };
                     let start = ValueStart {
                         pos: Pos {
-                            line: mark.line(),
+                            line: mark.line() - blank,
                             column: mark.col() + 1 + usize::from(quoted),
                         },
                         block: style == TScalarStyle::Literal,
@@ -261,20 +267,20 @@ mod tests {
 
     #[test]
     fn places_text_inside_scalar_values() {
-        let text = "a:\n  t: |\n    line1\n    #set($x\n  u: 'abc $x'\n  w: >-\n    folded\n";
+        let text = "a:\n  t: |\n\n    line1\n    #set($x\n  u: 'abc $x'\n  w: >-\n    folded\n";
         let s = Spans::index(text);
         let at = |p: Vec<Seg>, l, c| s.find_within(&p, l, c);
         assert_eq!(
-            at(crate::path!["a", "t"], 2, 6),
+            at(crate::path!["a", "t"], 3, 6),
             Some(Pos {
-                line: 4,
+                line: 5,
                 column: 10
             })
         );
         assert_eq!(
             at(crate::path!["a", "u"], 1, 5),
             Some(Pos {
-                line: 5,
+                line: 6,
                 column: 11
             })
         );
