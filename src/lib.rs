@@ -5,6 +5,7 @@
 //! Policy modules do not touch Pingora and are unit-tested without sockets.
 
 pub mod access_log;
+pub mod auth;
 pub mod client;
 pub mod compile;
 pub mod config;

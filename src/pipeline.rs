@@ -225,6 +225,37 @@ impl TemplateContext for RequestView<'_> {
     fn input_body(&self) -> &str {
         self.body
     }
+
+    fn input_params_all(&self, kind: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut put = |k: &str, v: &str| match out.iter_mut().find(|(n, _)| n == k) {
+            Some(slot) => slot.1 = v.to_string(),
+            None => out.push((k.to_string(), v.to_string())),
+        };
+        match kind {
+            "path" => self.path_params.iter().for_each(|(k, v)| put(k, v)),
+            "querystring" => query_pairs(self.query.unwrap_or("")).for_each(|(k, v)| put(&k, &v)),
+            "header" => self.headers.iter().for_each(|(k, v)| {
+                if let Ok(v) = v.to_str() {
+                    put(k.as_str(), v);
+                }
+            }),
+            _ => {}
+        }
+        out
+    }
+
+    fn stage_vars(&self) -> Vec<(String, String)> {
+        self.landing
+            .stage
+            .map(|s| {
+                s.variables
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// Checks a method's required parameters when its validator says so. AWS lists the missing

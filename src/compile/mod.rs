@@ -4,12 +4,14 @@
 
 mod upstream;
 
+use crate::auth::sigv4::Credentials;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
 use crate::config::{validate, Problem};
+use crate::integrations::aws::{self, AwsIntegration, AwsService};
 use crate::integrations::binary::BinaryMediaTypes;
 use crate::integrations::custom::NonProxy;
-use crate::integrations::http::HttpProxy;
+use crate::integrations::http::{Endpoint, HttpProxy};
 use crate::integrations::http_custom::HttpIntegration;
 use crate::integrations::mock::Mock;
 use crate::integrations::Integration;
@@ -253,6 +255,8 @@ pub fn compile(
         metrics,
         resolve,
         resolved: Vec::new(),
+        aws_endpoints: &config.aws_endpoints,
+        credentials: aws::credentials_from_env().map(Arc::new),
     };
     let server = c.server(&config.server);
     let apis: Vec<RestApi> = config
@@ -306,6 +310,9 @@ struct Compiler<'a> {
     metrics: &'a Metrics,
     resolve: Resolver<'a>,
     resolved: Vec<(String, u16, SocketAddr)>,
+    aws_endpoints: &'a BTreeMap<String, String>,
+    /// AWS credentials from the environment, read once per load.
+    credentials: Option<Arc<Credentials>>,
 }
 
 fn at(base: &[Seg], rest: Vec<Seg>) -> Vec<Seg> {
@@ -453,13 +460,35 @@ impl Compiler<'_> {
             };
             let mut stage_methods = Vec::with_capacity(methods.len());
             for m in &methods {
-                let endpoint = match &m.integration {
-                    Integration::HttpProxy(p) => Some(p),
-                    Integration::Http(h) => Some(&h.endpoint),
+                let upstream = match &m.integration {
+                    Integration::HttpProxy(p) => Some(Upstream::new(p, &s.variables, self.resolve)),
+                    Integration::Http(h) => {
+                        Some(Upstream::new(&h.endpoint, &s.variables, self.resolve))
+                    }
+                    Integration::Aws(a) => {
+                        let ep = &a.service.endpoint;
+                        let endpoint = Endpoint {
+                            tls: ep.tls,
+                            host: ep.host.clone(),
+                            port: ep.port,
+                            authority: ep.authority.clone(),
+                            target: Vec::new(),
+                        };
+                        Some(Upstream::to(
+                            endpoint,
+                            a.service.timeout,
+                            false,
+                            self.resolve,
+                        ))
+                    }
                     _ => None,
                 };
-                let upstream = match endpoint {
-                    Some(p) => {
+                let upstream = match upstream {
+                    Some(Ok((u, host))) => {
+                        self.resolved.extend(host);
+                        Some(u)
+                    }
+                    Some(Err(e)) => {
                         let ipath = at(
                             &base,
                             path![
@@ -470,20 +499,10 @@ impl Compiler<'_> {
                                 "uri"
                             ],
                         );
-                        match upstream::Upstream::new(p, &s.variables, self.resolve) {
-                            Ok((u, host)) => {
-                                if let Some(h) = host {
-                                    self.resolved.push(h);
-                                }
-                                Some(u)
-                            }
-                            Err(e) => {
-                                self.err(ipath, format!("stage {}: {e}", s.stage_name));
-                                None
-                            }
-                        }
+                        self.err(ipath, format!("stage {}: {e}", s.stage_name));
+                        None
                     }
-                    _ => None,
+                    None => None,
                 };
                 stage_methods.push(StageMethod {
                     upstream,
@@ -586,7 +605,30 @@ impl Compiler<'_> {
                     custom: self.non_proxy(&ipath, int)?,
                 })
             }
-            "AWS" => Integration::Unavailable("AWS"),
+            "AWS" => {
+                let service = match AwsIntegration::compile(
+                    int,
+                    self.aws_endpoints,
+                    self.credentials.clone(),
+                ) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.err(at(&ipath, path!["uri"]), e);
+                        return None;
+                    }
+                };
+                if service.credentials.is_none() {
+                    log::warn!(
+                        "{} {resource}: AWS integration without AWS credentials in the environment \
+                         (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY): its requests will fail",
+                        key.as_str()
+                    );
+                }
+                Integration::Aws(Box::new(AwsService {
+                    service,
+                    custom: self.non_proxy(&ipath, int)?,
+                }))
+            }
             "AWS_PROXY" => Integration::Unavailable("AWS_PROXY"),
             _ => return None,
         };

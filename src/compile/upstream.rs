@@ -33,6 +33,21 @@ impl Upstream {
         resolve: Resolver,
     ) -> Result<(Upstream, Option<HostLookup>), String> {
         let endpoint = proxy.endpoint(variables)?;
+        Upstream::to(
+            endpoint,
+            proxy.timeout,
+            proxy.insecure_skip_verification,
+            resolve,
+        )
+    }
+
+    /// The upstream for an endpoint: its address resolved and every timeout set.
+    pub fn to(
+        endpoint: Endpoint,
+        timeout: Duration,
+        insecure_skip_verification: bool,
+        resolve: Resolver,
+    ) -> Result<(Upstream, Option<HostLookup>), String> {
         let (addr, lookup) = match endpoint.host.parse::<std::net::IpAddr>() {
             Ok(ip) => (SocketAddr::new(ip, endpoint.port), None),
             Err(_) => {
@@ -42,12 +57,12 @@ impl Upstream {
         };
         let mut peer = HttpPeer::new(addr, endpoint.tls, endpoint.host.clone());
         let o = &mut peer.options;
-        o.connection_timeout = Some(CONNECT_TIMEOUT.min(proxy.timeout));
-        o.total_connection_timeout = Some(CONNECT_TIMEOUT.min(proxy.timeout));
-        o.read_timeout = Some(proxy.timeout);
-        o.write_timeout = Some(proxy.timeout);
+        o.connection_timeout = Some(CONNECT_TIMEOUT.min(timeout));
+        o.total_connection_timeout = Some(CONNECT_TIMEOUT.min(timeout));
+        o.read_timeout = Some(timeout);
+        o.write_timeout = Some(timeout);
         o.idle_timeout = Some(POOL_IDLE);
-        if proxy.insecure_skip_verification {
+        if insecure_skip_verification {
             o.verify_cert = false;
             o.verify_hostname = false;
         }
@@ -59,7 +74,7 @@ impl Upstream {
                 peer,
                 host,
                 addr,
-                timeout: proxy.timeout,
+                timeout,
             },
             lookup,
         ))

@@ -5,6 +5,7 @@
 use super::model::*;
 use super::spans::Seg;
 use super::Problem;
+use crate::integrations::aws;
 use crate::path;
 use crate::router::MethodKey;
 use std::collections::{BTreeSet, HashSet};
@@ -15,6 +16,11 @@ pub fn validate(c: &Config) -> Vec<Problem> {
     v.server(&c.server);
     for (name, f) in &c.functions {
         v.function(name, f);
+    }
+    for (service, url) in &c.aws_endpoints {
+        if let Err(e) = aws::parse_endpoint_url(url) {
+            v.err(path!["awsEndpoints", service], e);
+        }
     }
     let key_names = v.unique(
         c.api_keys.iter().map(|k| k.name.as_str()),
@@ -62,6 +68,7 @@ struct Checker {
 }
 
 const AUTHORIZATION_TYPES: &[&str] = &["NONE", "AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS"];
+const AWS_PROXY_SERVICES: &str = "Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.";
 const INTEGRATION_TYPES: &[&str] = &["HTTP", "HTTP_PROXY", "MOCK", "AWS", "AWS_PROXY"];
 const PARAM_LOCATIONS: &[&str] = &[
     "path",
@@ -377,17 +384,14 @@ impl Checker {
                 Some(_) => self.err(sub(path!["uri"]), "Invalid HTTP endpoint specified for URI"),
                 None => self.err(at.clone(), "Invalid HTTP endpoint specified for URI"),
             },
-            "AWS" | "AWS_PROXY" => match &int.uri {
-                Some(u) if u.starts_with("arn:aws:apigateway:") => {
-                    if !(u.contains(":path/") || u.contains(":action/")) {
-                        self.err(
-                            sub(path!["uri"]),
-                            "AWS ARN for integration must contain path or action",
-                        );
+            "AWS" | "AWS_PROXY" => match int.uri.as_deref().map(aws::parse_arn) {
+                Some(Err(e)) => self.err(sub(path!["uri"]), e),
+                None => self.err(at.clone(), aws::INVALID_ARN),
+                Some(Ok(arn)) => {
+                    let proxied = matches!(arn.service.as_str(), "lambda" | "firehose");
+                    if int.kind == "AWS_PROXY" && !proxied {
+                        self.err(sub(path!["uri"]), AWS_PROXY_SERVICES);
                     }
-                }
-                Some(_) | None => {
-                    self.err(sub(path!["uri"]), "Invalid ARN specified in the request")
                 }
             },
             _ => {}
@@ -772,6 +776,38 @@ mod tests {
         assert!(
             p.iter()
                 .any(|e| e.contains("method.request.header.h is not declared")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn aws_integration_checks() {
+        let text = r#"awsEndpoints: {sqs: "http://127.0.0.1:4566", sns: "localhost:4575"}
+restApis:
+  - id: a
+    resources:
+      /x:
+        GET:
+          integration: {type: AWS, httpMethod: POST, uri: "arn:aws:apigateway:us-east-1:sqs:queue/x"}
+        POST:
+          integration: {type: AWS, httpMethod: POST, uri: "http://example.com"}
+        PUT:
+          integration: {type: AWS, uri: "arn:aws:apigateway:us-east-1:sqs:action/SendMessage"}
+        DELETE:
+          integration: {type: AWS_PROXY, httpMethod: POST, uri: "arn:aws:apigateway:us-east-1:sqs:action/SendMessage"}
+        PATCH:
+          integration: {type: AWS, httpMethod: POST, uri: "arn:aws:apigateway:us-east-1:mybucket.s3:path/key"}
+"#;
+        let p = problems(text);
+        assert_eq!(
+            p,
+            vec![
+                "t.yaml:1:46: `localhost:4575` is not an absolute http:// or https:// URL",
+                "t.yaml:13:60: Integrations of type 'AWS_PROXY' currently only supports Lambda function and Firehose stream invocations.",
+                "t.yaml:7:54: AWS ARN for integration must contain path or action",
+                "t.yaml:9:54: Invalid ARN specified in the request",
+                "t.yaml:11:11: Enumeration value for HttpMethod must be non-empty",
+            ],
             "{p:?}"
         );
     }

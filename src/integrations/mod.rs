@@ -1,5 +1,6 @@
 //! Integrations: what a method calls once the request is accepted.
 
+pub mod aws;
 pub mod binary;
 pub mod custom;
 pub mod http;
@@ -13,8 +14,10 @@ pub mod view;
 pub enum Integration {
     HttpProxy(http::HttpProxy),
     Http(http_custom::HttpIntegration),
+    /// `type: AWS`: a signed call to an AWS (or AWS-compatible) service.
+    Aws(Box<aws::AwsService>),
     Mock(mock::Mock),
-    /// A type this build accepts in configuration but cannot call yet (AWS, AWS_PROXY);
+    /// A type this build accepts in configuration but cannot call yet (AWS_PROXY);
     /// requests get a 500 `Internal server error` and a log line naming the type.
     Unavailable(&'static str),
 }
@@ -25,6 +28,7 @@ impl Integration {
         match self {
             Integration::HttpProxy(_) => "HTTP_PROXY",
             Integration::Http(_) => "HTTP",
+            Integration::Aws(_) => "AWS",
             Integration::Mock(_) => "MOCK",
             Integration::Unavailable(k) => k,
         }

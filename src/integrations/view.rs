@@ -61,4 +61,13 @@ impl<R: TemplateContext> TemplateContext for IntegrationView<'_, R> {
     fn input_body(&self) -> &str {
         self.body
     }
+    fn input_params_all(&self, kind: &str) -> Vec<(String, String)> {
+        self.request.input_params_all(kind)
+    }
+    fn stage_vars(&self) -> Vec<(String, String)> {
+        self.request.stage_vars()
+    }
+    fn authorizer_vars(&self) -> Vec<(String, String)> {
+        self.request.authorizer_vars()
+    }
 }

@@ -4,9 +4,11 @@
 use super::request::read_body;
 use super::respond::{self, Reply};
 use super::RequestCtx;
-use crate::client::{Client, ClientError, Outbound};
-use crate::compile::Snapshot;
+use crate::client::{Client, ClientError, Inbound, Outbound};
+use crate::compile::{Snapshot, Upstream};
+use crate::integrations::aws::{AwsService, Call};
 use crate::integrations::binary::{self, BinaryMediaTypes};
+use crate::integrations::custom::NonProxy;
 use crate::integrations::http_custom::{HttpIntegration, RequestDefaults};
 use crate::integrations::response::{MethodResponse, Payload};
 use crate::integrations::view::IntegrationView;
@@ -16,8 +18,9 @@ use crate::responses::GatewayResponseType as G;
 use crate::vtl::Overrides;
 use bytes::Bytes;
 use pingora::prelude::*;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 pub async fn invoke(
     client: &Client,
@@ -61,6 +64,15 @@ pub async fn invoke(
                     }),
                 None => Err(Failure::new(G::ApiConfigurationError)),
             },
+            Integration::Aws(a) => match api.stages[s].methods[m].upstream.as_ref() {
+                Some(up) => aws(client, a, up, &view, &request, &api.binary_media_types)
+                    .await
+                    .map(|(status, r)| {
+                        integration_status = Some(status);
+                        r
+                    }),
+                None => Err(Failure::new(G::ApiConfigurationError)),
+            },
             _ => Err(Failure::new(G::ApiConfigurationError)),
         }
     };
@@ -88,7 +100,7 @@ struct Request<'a> {
 async fn http(
     client: &Client,
     h: &HttpIntegration,
-    up: &crate::compile::Upstream,
+    up: &Upstream,
     view: &RequestView<'_>,
     request: &Request<'_>,
     binary_types: &BinaryMediaTypes,
@@ -131,20 +143,102 @@ async fn http(
         headers,
         body: Bytes::from(payload.into_owned()),
     };
-    let response = client
-        .send(&up.peer, outbound, up.timeout)
-        .await
-        .map_err(|e| {
-            log::info!(
-                "{}: integration error: {e:?}",
-                view.info.request_id.as_str()
-            );
-            Failure::new(match e {
-                ClientError::Timeout => G::IntegrationTimeout,
-                ClientError::Unreachable(_) => G::ApiConfigurationError,
-                ClientError::Protocol(_) => G::IntegrationFailure,
-            })
-        })?;
+    let response = send(client, up, outbound, up.timeout, view).await?;
+    respond(&h.custom, view, request, binary_types, &response, overrides)
+}
+
+/// The AWS service integration: a signed call, then the integration responses.
+async fn aws(
+    client: &Client,
+    a: &AwsService,
+    up: &Upstream,
+    view: &RequestView<'_>,
+    request: &Request<'_>,
+    binary_types: &BinaryMediaTypes,
+) -> Result<(u16, MethodResponse), Failure> {
+    let mut overrides = Overrides::default();
+    let payload = a.custom.request_payload(
+        view,
+        request.body,
+        request.binary,
+        request.content_type,
+        &mut overrides,
+    )?;
+    let mut mapped = a.service.mapped(view);
+    override_params(&mut mapped.path, &overrides.request_path);
+    override_multi(&mut mapped.query, &overrides.request_querystring);
+    override_multi(&mut mapped.headers, &overrides.request_header);
+    let no_variables = BTreeMap::new();
+    let trace_id = view.info.trace_id();
+    let call = Call {
+        api_id: view.landing.api.map_or("", |a| a.id.as_str()),
+        trace_id: &trace_id,
+        client_method: view.http_method,
+        client_content_type: request.content_type,
+        stage_variables: view.landing.stage.map_or(&no_variables, |s| &s.variables),
+        time: SystemTime::now(),
+    };
+    let signed = a.service.request(&mapped, &payload, &call).map_err(|e| {
+        log::warn!("{}: AWS integration: {e}", view.info.request_id.as_str());
+        e.failure()
+    })?;
+    let outbound = Outbound {
+        method: signed.method,
+        target: signed.target,
+        headers: signed.headers,
+        body: Bytes::from(signed.body),
+    };
+    let response = send(client, up, outbound, a.service.timeout, view).await?;
+    respond(&a.custom, view, request, binary_types, &response, overrides)
+}
+
+/// Replaces mapped values by overridden ones of the same name.
+fn override_params(mapped: &mut Vec<(String, String)>, overrides: &[(String, String)]) {
+    for (name, value) in overrides {
+        mapped.retain(|(n, _)| n != name);
+        mapped.push((name.clone(), value.clone()));
+    }
+}
+
+/// [`override_params`] for parameters that may take several values.
+fn override_multi(mapped: &mut Vec<(String, String)>, overrides: &[(String, Vec<String>)]) {
+    for (name, values) in overrides {
+        mapped.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        mapped.extend(values.iter().map(|v| (name.clone(), v.clone())));
+    }
+}
+
+/// Sends an integration request; a failure becomes AWS's gateway response for it.
+async fn send(
+    client: &Client,
+    up: &Upstream,
+    outbound: Outbound,
+    timeout: std::time::Duration,
+    view: &RequestView<'_>,
+) -> Result<Inbound, Failure> {
+    client.send(&up.peer, outbound, timeout).await.map_err(|e| {
+        log::info!(
+            "{}: integration error: {e:?}",
+            view.info.request_id.as_str()
+        );
+        Failure::new(match e {
+            ClientError::Timeout => G::IntegrationTimeout,
+            ClientError::Unreachable(_) => G::ApiConfigurationError,
+            ClientError::Protocol(_) => G::IntegrationFailure,
+        })
+    })
+}
+
+/// The integration responses for a backend `response`: returns its status and the method
+/// response.
+fn respond(
+    custom: &NonProxy,
+    view: &RequestView<'_>,
+    request: &Request<'_>,
+    binary_types: &BinaryMediaTypes,
+    response: &Inbound,
+    mut overrides: Overrides,
+) -> Result<(u16, MethodResponse), Failure> {
     let response_type = response
         .headers
         .get(http::header::CONTENT_TYPE)
@@ -160,7 +254,7 @@ async fn http(
         headers: Some(&response.headers),
         body: &text,
     };
-    h.custom
+    custom
         .responses
         .respond(
             &response.status.to_string(),

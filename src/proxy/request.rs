@@ -94,7 +94,7 @@ async fn continue_if_expected(session: &mut Session) -> Result<()> {
 
 enum Step {
     Proxy,
-    /// A non-proxy integration (MOCK, HTTP).
+    /// A non-proxy integration (MOCK, HTTP, AWS).
     Custom,
 }
 
@@ -151,7 +151,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
             });
             Ok(Step::Proxy)
         }
-        Integration::Mock(_) | Integration::Http(_) => Ok(Step::Custom),
+        Integration::Mock(_) | Integration::Http(_) | Integration::Aws(_) => Ok(Step::Custom),
         Integration::Unavailable(kind) => {
             log::error!(
                 "{} {} {}: integration type {kind} is not available in this build",

@@ -1,21 +1,33 @@
 //! Mapping templates (AWS §6): the renderer interface used by the request pipeline.
 //!
-//! [`Template`] is parsed once at config load and rendered per request against a
-//! [`TemplateContext`]. Today it is backed by [`substitute`], which handles plain
-//! `$context`/`$stageVariables`/`$input` references only; a full Apache Velocity engine
-//! will later replace the implementation behind the same interface.
+//! [`Template`] is an Apache Velocity 1.7 template, parsed once at config load
+//! (`lexer`, `parser`, `ast`) and rendered per request (`eval`, with Java semantics in
+//! `java` and `jregex`) against [`Globals`] that supply `$input`, `$util`, `$context` and
+//! `$stageVariables`. Output matches Velocity byte for byte, with null references
+//! rendering as empty text as on API Gateway.
 //!
 //! Gateway response templates are *not* VTL on AWS (simple substitution only), so
 //! `crate::responses` uses [`substitute::Substitution`] directly and keeps doing so
 //! after `Template` moves to Velocity.
 
+mod ast;
+pub mod aws;
+mod eval;
+mod java;
+mod jregex;
+pub mod json;
+pub mod jsonpath;
+mod lexer;
 pub mod overrides;
+mod parser;
 pub mod substitute;
+pub mod value;
 
 pub use overrides::Overrides;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// What a template can read. Implemented by the request pipeline.
 ///
@@ -34,6 +46,21 @@ pub trait TemplateContext {
     /// `$input.body` (raw body as text). AWS renders an empty body as `{}`; that mapping
     /// is the implementor's job.
     fn input_body(&self) -> &str;
+    /// Every parameter of one kind ("path" | "querystring" | "header") for `$input.params()`,
+    /// one entry per name with the value [`Self::input_param_in`] gives, in request order.
+    fn input_params_all(&self, kind: &str) -> Vec<(String, String)> {
+        let _ = kind;
+        Vec::new()
+    }
+    /// Every stage variable, for `$stageVariables` as a map.
+    fn stage_vars(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The authorizer's values under `$context.authorizer`, keyed like "principalId",
+    /// "claims.sub" or a Lambda authorizer context key.
+    fn authorizer_vars(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// A template parse error. `line` and `column` are 1-based positions inside the template
@@ -78,14 +105,25 @@ impl std::error::Error for TemplateError {}
 pub enum RenderError {
     /// A limit that keeps a runaway template from holding a worker.
     LimitExceeded(&'static str),
+    /// What Velocity reports as an exception: a method that threw, `#parse`/`#include`,
+    /// an `#evaluate` of invalid text, an invalid `#break` argument.
+    Failed(String),
 }
 
 impl fmt::Display for RenderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RenderError::LimitExceeded(what) => write!(f, "template limit exceeded: {what}"),
+            RenderError::Failed(why) => write!(f, "template rendering failed: {why}"),
         }
     }
+}
+
+/// The predefined root variables of a render (`$input`, `$util`, `$context`, …).
+/// Variables the template sets shadow them; values they return are shared, so
+/// `#set($context.x.y = …)` changes the map `$context.x` returned.
+pub trait Globals {
+    fn root(&self, name: &str) -> Option<value::Value>;
 }
 
 impl std::error::Error for RenderError {}
@@ -97,36 +135,75 @@ impl std::error::Error for RenderError {}
 /// source before [`Template::parse`].
 #[derive(Debug, Clone)]
 pub struct Template {
-    inner: substitute::Substitution,
+    program: Arc<Program>,
+}
+
+#[derive(Debug)]
+struct Program {
+    block: ast::Block,
+    macros: Vec<Arc<ast::MacroDef>>,
+    symbols: ast::Symbols,
+    /// The output when the template is plain text.
+    static_text: Option<String>,
 }
 
 impl Template {
-    /// Parses `source`. Errors carry the position of the offending construct.
+    /// Parses `source` as a Velocity 1.7 template. Errors carry the position of the
+    /// offending construct.
     pub fn parse(source: &str) -> Result<Template, TemplateError> {
-        substitute::Substitution::parse(source).map(|inner| Template { inner })
+        let parsed = parser::parse(source)?;
+        let static_text = match &parsed.block.0[..] {
+            [] => Some(String::new()),
+            [ast::Node::Text(t)] => Some(t.to_string()),
+            _ => None,
+        };
+        Ok(Template {
+            program: Arc::new(Program {
+                block: parsed.block,
+                macros: parsed.macros,
+                symbols: parsed.symbols,
+                static_text,
+            }),
+        })
     }
 
-    /// Appends the rendered template to `out`; `overrides` carries
-    /// `$context.requestOverride`/`responseOverride` in and out.
+    /// Appends the rendered template to `out`, with API Gateway's `$input`, `$util`,
+    /// `$context` and `$stageVariables` read from `ctx`. `overrides` carries
+    /// `$context.requestOverride`/`responseOverride` in (so a request template's overrides
+    /// are visible to the response template) and, after a successful render, out.
     pub fn render(
         &self,
         ctx: &dyn TemplateContext,
-        _overrides: &mut Overrides,
+        overrides: &mut Overrides,
         out: &mut String,
     ) -> Result<(), RenderError> {
-        self.inner.render(ctx, out);
+        let globals = aws::AwsGlobals::new(ctx, overrides);
+        self.render_with(&globals, out)?;
+        if let Some(updated) = globals.into_overrides() {
+            *overrides = updated;
+        }
         Ok(())
+    }
+
+    /// Renders the template with `globals` as its root variables, appending to `out`.
+    pub fn render_with(&self, globals: &dyn Globals, out: &mut String) -> Result<(), RenderError> {
+        let p = &*self.program;
+        if let Some(text) = &p.static_text {
+            out.push_str(text);
+            return Ok(());
+        }
+        eval::Eval::new(globals, &p.macros, &p.symbols, eval::LIMITS).render_template(&p.block, out)
     }
 
     /// True if the template renders nothing whatever the context.
     pub fn is_empty(&self) -> bool {
-        self.inner.is_empty()
+        self.program.static_text.as_deref() == Some("")
     }
 
-    /// The output, if it does not depend on the context (no references), so callers can
+    /// The output, if it does not depend on the context (plain text), so callers can
     /// precompute it.
     pub fn static_text(&self) -> Option<&str> {
-        self.inner.static_text()
+        self.program.static_text.as_deref()
     }
 }
 
@@ -184,6 +261,36 @@ impl TemplateContext for TestContext {
     fn input_body(&self) -> &str {
         self.body
     }
+    fn input_params_all(&self, kind: &str) -> Vec<(String, String)> {
+        let list = match kind {
+            "path" => &self.path,
+            "querystring" => &self.query,
+            "header" => &self.header,
+            _ => return Vec::new(),
+        };
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (k, v) in list {
+            if !out.iter().any(|(n, _)| n == k) {
+                out.push((k.to_string(), v.to_string()));
+            }
+        }
+        out
+    }
+    fn stage_vars(&self) -> Vec<(String, String)> {
+        self.stage
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+    fn authorizer_vars(&self) -> Vec<(String, String)> {
+        self.context
+            .iter()
+            .filter_map(|(k, v)| {
+                let key = k.strip_prefix("authorizer.")?;
+                (key != "principalId").then(|| (key.to_string(), v.to_string()))
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -204,14 +311,18 @@ mod tests {
     }
 
     #[test]
-    fn template_delegates_to_substitution() {
-        let t = Template::parse("id=$context.requestId").unwrap();
-        let ctx = TestContext {
-            context: vec![("requestId", "r-1")],
-            ..Default::default()
-        };
+    fn template_renders_velocity_with_globals() {
+        struct Roots;
+        impl Globals for Roots {
+            fn root(&self, name: &str) -> Option<value::Value> {
+                (name == "context").then(|| {
+                    value::Value::map(vec![("requestId".into(), value::Value::str("r-1"))])
+                })
+            }
+        }
+        let t = Template::parse("id=$context.requestId#set($x = 1)\n$!nope").unwrap();
         let mut out = String::new();
-        t.render(&ctx, &mut Overrides::default(), &mut out).unwrap();
+        t.render_with(&Roots, &mut out).unwrap();
         assert_eq!(out, "id=r-1");
         assert!(!t.is_empty());
         assert_eq!(t.static_text(), None);
@@ -219,5 +330,9 @@ mod tests {
         assert_eq!(Template::parse("abc").unwrap().static_text(), Some("abc"));
         let err = Template::parse("x ${context.a").unwrap_err();
         assert_eq!((err.line, err.column), (1, 3));
+        let err = Template::parse("a\n  #if($x)b").unwrap_err();
+        assert_eq!((err.line, err.column), (2, 3));
+        fn shared_across_threads<T: Send + Sync>(_: &T) {}
+        shared_across_threads(&t);
     }
 }

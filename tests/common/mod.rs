@@ -909,22 +909,32 @@ impl Gateway {
     /// `server: {listen: ["127.0.0.1:P"], admin: "127.0.0.1:Q", threads: 1, stateDir: DIR,
     /// accessLog: {path: DIR/access.log}}`. Waits ≤ 20 s for admin `/healthz` → 200.
     pub fn start(yaml_body: &str) -> Gateway {
-        Gateway::launch(true, yaml_body, &[])
+        Gateway::launch(true, yaml_body, &[], &[])
     }
 
     /// [`Gateway::start`] with extra files written into the temp dir first (`(relative path,
     /// contents)`); the process runs with the temp dir as working directory.
     pub fn start_with_files(yaml_body: &str, files: &[(&str, &str)]) -> Gateway {
-        Gateway::launch(true, yaml_body, files)
+        Gateway::launch(true, yaml_body, files, &[])
+    }
+
+    /// [`Gateway::start`] with extra environment variables for the process.
+    pub fn start_with_env(yaml_body: &str, env: &[(&str, &str)]) -> Gateway {
+        Gateway::launch(true, yaml_body, &[], env)
     }
 
     /// Starts with a complete config; `{LISTEN}` (`127.0.0.1:P`), `{ADMIN}` (`127.0.0.1:Q`) and
     /// `{DIR}` (temp dir) are substituted. Readiness needs `admin: "{ADMIN}"` and `{LISTEN}`.
     pub fn start_raw(full_yaml: &str) -> Gateway {
-        Gateway::launch(false, full_yaml, &[])
+        Gateway::launch(false, full_yaml, &[], &[])
     }
 
-    fn launch(generate_server: bool, text: &str, files: &[(&str, &str)]) -> Gateway {
+    fn launch(
+        generate_server: bool,
+        text: &str,
+        files: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> Gateway {
         for attempt in 0.. {
             let dir = TempDir::new("tollgate-test");
             for (rel, contents) in files {
@@ -955,6 +965,7 @@ impl Gateway {
                 .arg("-c")
                 .arg(&config_path)
                 .current_dir(&dir.path)
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(File::create(dir.path.join("stdout.log")).expect("stdout.log"))
                 .stderr(File::create(dir.path.join("stderr.log")).expect("stderr.log"))
