@@ -2,6 +2,9 @@
 //! `integration.request.*`, `method.response.header.*` and `gatewayresponse.header.*` entries.
 //! Parsed once at config load into a [`Source`]; evaluated per request against [`Values`].
 
+use crate::vtl::json;
+use crate::vtl::jsonpath::JsonPath;
+use crate::vtl::value::Value as VtlValue;
 use std::borrow::Cow;
 
 /// Where a method request parameter comes from.
@@ -36,6 +39,8 @@ pub enum Source {
     Request(Location, String),
     /// `method.request.body`
     RequestBody,
+    /// `method.request.body.<JSONPath without $.>`
+    RequestBodyPath(BodyPath),
     /// `stageVariables.{name}`
     StageVariable(String),
     /// `context.{path}`
@@ -44,6 +49,33 @@ pub enum Source {
     IntegrationHeader { name: String, multivalue: bool },
     /// `integration.response.body`
     IntegrationBody,
+    /// `integration.response.body.<JSONPath without $.>`
+    IntegrationBodyPath(BodyPath),
+}
+
+/// A JSONPath into a JSON body, written without its leading `$.`
+/// (`method.request.body.petstore.pets[0].name`), checked at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyPath(String);
+
+impl BodyPath {
+    fn compile(text: &str, expr: &str) -> Result<BodyPath, String> {
+        let path = format!("$.{text}");
+        JsonPath::compile(&path)
+            .map_err(|e| format!("Invalid mapping expression specified: {expr}: {e:?}"))?;
+        Ok(BodyPath(path))
+    }
+
+    /// The value at the path: a string as itself, anything else as JSON; None when the body
+    /// is not JSON or the path finds nothing.
+    fn eval(&self, body: &str) -> Option<String> {
+        let root = json::parse(body).ok()?;
+        match JsonPath::compile(&self.0).ok()?.read(&root).ok()? {
+            VtlValue::Null => None,
+            VtlValue::Str(s) => Some(s.to_string()),
+            v => Some(json::to_string(&v)),
+        }
+    }
 }
 
 impl Source {
@@ -56,6 +88,9 @@ impl Source {
         if let Some(rest) = expr.strip_prefix("method.request.") {
             if rest == "body" {
                 return Ok(Source::RequestBody);
+            }
+            if let Some(path) = rest.strip_prefix("body.") {
+                return BodyPath::compile(path, expr).map(Source::RequestBodyPath);
             }
             let (loc, name) = rest.split_once('.').ok_or_else(bad)?;
             let loc = Location::parse(loc).ok_or_else(bad)?;
@@ -86,6 +121,9 @@ impl Source {
             if expr == "integration.response.body" {
                 return Ok(Source::IntegrationBody);
             }
+            if let Some(path) = expr.strip_prefix("integration.response.body.") {
+                return BodyPath::compile(path, expr).map(Source::IntegrationBodyPath);
+            }
         }
         Err(bad())
     }
@@ -102,6 +140,10 @@ impl Source {
                 v.integration_header(name, *multivalue)
             }
             Source::IntegrationBody => v.integration_body().map(Cow::Borrowed),
+            Source::RequestBodyPath(p) => p.eval(v.request_body()).map(Cow::Owned),
+            Source::IntegrationBodyPath(p) => {
+                v.integration_body().and_then(|b| p.eval(b)).map(Cow::Owned)
+            }
         }
     }
 }
@@ -150,6 +192,69 @@ mod tests {
             Ok(Source::IntegrationBody)
         );
         assert!(Source::parse("method.request.cookie.x", false).is_err());
+        assert!(matches!(
+            Source::parse("method.request.body.pets[0].name", false),
+            Ok(Source::RequestBodyPath(_))
+        ));
+        assert!(matches!(
+            Source::parse("integration.response.body.redirect.url", true),
+            Ok(Source::IntegrationBodyPath(_))
+        ));
+        assert!(Source::parse("integration.response.body.x", false).is_err());
         assert!(Source::parse("nonsense", true).is_err());
+    }
+
+    struct Bodies(&'static str, &'static str);
+
+    impl Values for Bodies {
+        fn request_param(&self, _: Location, _: &str) -> Option<Cow<'_, str>> {
+            None
+        }
+        fn request_body(&self) -> &str {
+            self.0
+        }
+        fn stage_variable(&self, _: &str) -> Option<&str> {
+            None
+        }
+        fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
+            None
+        }
+        fn integration_body(&self) -> Option<&str> {
+            Some(self.1)
+        }
+    }
+
+    #[test]
+    fn body_paths_read_json_bodies() {
+        let v = Bodies(
+            r#"{"petstore": {"pets": [{"name": "rex", "tags": ["a", "b"]}]}}"#,
+            r#"{"redirect": {"url": "https://example.com/x", "code": 302}}"#,
+        );
+        let eval = |expr: &str| {
+            Source::parse(expr, true)
+                .unwrap()
+                .eval(&v)
+                .map(|c| c.into_owned())
+        };
+        assert_eq!(
+            eval("method.request.body.petstore.pets[0].name").as_deref(),
+            Some("rex")
+        );
+        assert_eq!(
+            eval("method.request.body.petstore.pets[0].tags").as_deref(),
+            Some(r#"["a","b"]"#)
+        );
+        assert_eq!(eval("method.request.body.nope"), None);
+        assert_eq!(
+            eval("integration.response.body.redirect.url").as_deref(),
+            Some("https://example.com/x")
+        );
+        assert_eq!(
+            eval("integration.response.body.redirect.code").as_deref(),
+            Some("302")
+        );
+        let not_json = Bodies("plain text", "");
+        let src = Source::parse("method.request.body.a", false).unwrap();
+        assert_eq!(src.eval(&not_json), None);
     }
 }

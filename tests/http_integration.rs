@@ -33,6 +33,7 @@ const API: &str = r#"
                   integration.request.querystring.stage: "'fixed'"
                   integration.request.header.x-backend: method.request.header.x-client
                   integration.request.header.Accept: "'text/plain'"
+                  integration.request.header.x-from-body: method.request.body.a
                 integrationResponses:
                   - statusCode: "200"
           /status/{code}:
@@ -44,6 +45,7 @@ const API: &str = r#"
                     method.response.header.x-from-backend: false
                     method.response.header.x-static: false
                     method.response.header.Content-Type: false
+                    method.response.header.x-backend-path: false
               integration:
                 type: HTTP
                 httpMethod: GET
@@ -56,6 +58,7 @@ const API: &str = r#"
                       method.response.header.x-from-backend: integration.response.header.X-Custom
                       method.response.header.x-static: "'fixed'"
                       method.response.header.Content-Type: "'text/plain'"
+                      method.response.header.x-backend-path: integration.response.body.path
                   - statusCode: "404"
                     selectionPattern: "4\\d{2}"
                     responseTemplates:
@@ -213,6 +216,11 @@ fn mapped_parameters_build_the_backend_request() {
     assert!(!q.contains("other"), "{q}");
     assert_eq!(req.header("x-backend"), Some("c1"));
     assert_eq!(
+        req.header("x-from-body"),
+        Some("1"),
+        "method.request.body.a"
+    );
+    assert_eq!(
         req.header("accept"),
         Some("text/plain"),
         "a mapped Accept wins"
@@ -228,6 +236,11 @@ fn backend_status_selects_the_integration_response() {
     let r = f.gw.get("/test/status/200");
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-static"), Some("fixed"));
+    assert_eq!(
+        r.header("x-backend-path"),
+        Some("/x/status=200&headers=1"),
+        "integration.response.body.path"
+    );
     assert_eq!(r.header("content-type"), Some("text/plain"));
     assert!(r.body_str().contains("\"path\""));
     // 400 → selectionPattern 4\d{2} → 404 with its template.
