@@ -3,7 +3,8 @@
 #   backend   nginx `return 200` (1 worker)                 127.0.0.1:18081
 #   nginx     nginx proxy_pass to backend (1 worker)        127.0.0.1:18082
 #   tg-proxy  Tollgate GET /prod/proxy (HTTP_PROXY, threads:1) 127.0.0.1:18083
-#   tg-mock   Tollgate GET /prod/mock  (MOCK)
+#   tg-mock   Tollgate GET /prod/mock  (MOCK, static templates)
+#   tg-pets   Tollgate GET /prod/pets  (MOCK rendering AWS's "pets" Velocity template)
 #   pingora   a bare Pingora proxy (perf/bare: only upstream_peer, 1 thread) 127.0.0.1:18084,
 #             the yardstick for what Tollgate adds to Pingora
 # Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over
@@ -109,10 +110,10 @@ if [ "$TOLLGATE" = 1 ]; then
     wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
     sleep 1
     RSS_IDLE=$(rss_mib "$TG_PID")
-    names+=(tg-proxy tg-mock)
-    urls+=(http://127.0.0.1:18083/prod/proxy http://127.0.0.1:18083/prod/mock)
-    bodies+=('{"message":"hello from backend"}' '{"message":"hello from mock"}')
-    labels+=("Tollgate /prod/proxy (HTTP_PROXY)" "Tollgate /prod/mock (MOCK)")
+    names+=(tg-proxy tg-mock tg-pets)
+    urls+=(http://127.0.0.1:18083/prod/proxy http://127.0.0.1:18083/prod/mock http://127.0.0.1:18083/prod/pets)
+    bodies+=('{"message":"hello from backend"}' '{"message":"hello from mock"}' "$(printf '%s\n' '{"stage": "prod", "pets": [' '  {"id": 1, "type": "dog", "price": 249.99},' '  {"id": 2, "type": "cat", "price": 124.99},' '  {"id": 3, "type": "fish", "price": 0.99}' ']}')")
+    labels+=("Tollgate /prod/proxy (HTTP_PROXY)" "Tollgate /prod/mock (MOCK)" "Tollgate /prod/pets (MOCK + pets template)")
 
     port_busy 18084 && die "port 18084 is already in use"
     "$BARE" 127.0.0.1:18084 127.0.0.1:18081 >"$TMP/bare.log" 2>&1 &
