@@ -120,7 +120,12 @@ fn foreach_template_renders_like_velocity() {
     // Output checked against Apache Velocity 1.7: `#end` eats its line's newline, the blank
     // line after it stays.
     let gw = Gateway::start(API);
-    let r = gw.request("POST", "/test/pets", &[("Content-Type", "application/json")], b"{}");
+    let r = gw.request(
+        "POST",
+        "/test/pets",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert_eq!(
         r.body_str(),

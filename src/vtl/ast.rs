@@ -20,6 +20,8 @@ pub(crate) const BODY_CONTENT: Sym = 3;
 #[derive(Debug, Clone)]
 pub(crate) struct Symbols {
     names: Vec<Box<str>>,
+    /// Whether the template names the variable (or may, through `#evaluate`).
+    named: Vec<bool>,
     index: HashMap<Box<str>, Sym>,
 }
 
@@ -27,24 +29,42 @@ impl Default for Symbols {
     fn default() -> Self {
         let mut s = Symbols {
             names: Vec::new(),
+            named: Vec::new(),
             index: HashMap::new(),
         };
         for name in ["foreach", "velocityCount", "velocityHasNext", "bodyContent"] {
-            s.intern(name);
+            s.add(name);
         }
         s
     }
 }
 
 impl Symbols {
-    pub fn intern(&mut self, name: &str) -> Sym {
+    fn add(&mut self, name: &str) -> Sym {
         if let Some(&s) = self.index.get(name) {
             return s;
         }
         let s = self.names.len();
         self.names.push(name.into());
+        self.named.push(false);
         self.index.insert(name.into(), s);
         s
+    }
+
+    /// The number of a variable the template names.
+    pub fn intern(&mut self, name: &str) -> Sym {
+        let s = self.add(name);
+        self.named[s] = true;
+        s
+    }
+
+    /// Marks every variable as named: text evaluated at render time may name any.
+    pub fn name_all(&mut self) {
+        self.named.fill(true);
+    }
+
+    pub fn is_named(&self, s: Sym) -> bool {
+        self.named[s]
     }
 
     pub fn name(&self, s: Sym) -> &str {
@@ -132,6 +152,8 @@ pub(crate) struct Reference {
     /// The variable `root` names.
     pub sym: Sym,
     pub parts: Vec<Part>,
+    /// How many of the parts, from the first, are properties.
+    pub props: usize,
     /// An odd number of leading backslashes: renders the reference text itself.
     pub escaped: bool,
     /// Half of the leading backslashes, rendered before the value.

@@ -509,7 +509,7 @@ pub fn base64_encode(data: &[u8]) -> String {
 /// Standard base64 (padding optional, as `java.util.Base64.getDecoder()`); None if invalid.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let trimmed = s.trim_end_matches('=');
-    if s.len() - trimmed.len() > 2 || (s.len() != trimmed.len() && s.len() % 4 != 0) {
+    if s.len() - trimmed.len() > 2 || (s.len() != trimmed.len() && !s.len().is_multiple_of(4)) {
         return None;
     }
     let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);

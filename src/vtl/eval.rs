@@ -107,6 +107,34 @@ impl HostObject for ForeachScope {
     }
 }
 
+/// Passes `v.p1.p2…` (`props` are property parts) to `f`, borrowing the values on the
+/// way; a null value ends the chain.
+fn walk<T>(v: &Value, props: &[Part], f: impl FnOnce(&Value) -> T) -> T {
+    /// Map borrows held at once; longer chains copy the values before.
+    const MAX_BORROWS: usize = 8;
+    if props.len() > MAX_BORROWS {
+        let (head, tail) = props.split_at(props.len() - MAX_BORROWS);
+        let mut owned = v.clone();
+        for p in head {
+            if let (Part::Prop(name), false) = (p, owned.is_null()) {
+                owned = java::property(&owned, name).unwrap_or_default();
+            }
+        }
+        return walk(&owned, tail, f);
+    }
+    let Some((Part::Prop(name), rest)) = props.split_first() else {
+        return f(v);
+    };
+    match v {
+        Value::Null => f(v),
+        Value::Map(m) => match java::map_entry(&m.borrow(), name) {
+            Some(x) => walk(x, rest, f),
+            None => f(&Value::Null),
+        },
+        _ => walk(&java::property(v, name).unwrap_or_default(), rest, f),
+    }
+}
+
 /// A `#define` block (or a block macro's body) stored in a variable.
 struct DefinedBlock;
 
@@ -288,6 +316,7 @@ impl<'g> Eval<'g> {
         self.get_at(sym, parent)
     }
 
+    #[inline]
     fn put(&mut self, sym: Sym, v: Value) {
         if self.depth > 0 {
             self.put_in_frames(sym, &v);
@@ -296,6 +325,7 @@ impl<'g> Eval<'g> {
     }
 
     /// Sets a variable in the current macro call and the calls it is nested in.
+    #[cold]
     fn put_in_frames(&mut self, sym: Sym, v: &Value) {
         let mut d = self.depth;
         while d > 0 {
@@ -351,8 +381,31 @@ impl<'g> Eval<'g> {
             return self.write(out, &r.root);
         }
         let v = match r.parts.split_last() {
+            _ if r.props == r.parts.len() && !r.escaped => {
+                let limit = self.limits.output;
+                let object = self.with_props(r.sym, &r.parts, |v| {
+                    if let Value::Object(_) = v {
+                        return Some(v.clone());
+                    }
+                    out.push_str(&r.esc_prefix);
+                    out.push_str(&r.more_prefix);
+                    match v {
+                        Value::Null => {}
+                        Value::Str(s) => out.push_str(s),
+                        _ => java::write_string(v, out),
+                    }
+                    None
+                })?;
+                match object {
+                    None if out.len() > limit => {
+                        return Err(Flow::Err(RenderError::LimitExceeded("output size")))
+                    }
+                    None => return Ok(()),
+                    Some(v) => v,
+                }
+            }
             Some((Part::Method(name, args), init)) if !r.escaped => {
-                match self.execute_parts(r.sym, init)? {
+                match self.execute_parts(r.sym, init, r.props)? {
                     Value::Str(s) => {
                         let vals = self.args(args)?;
                         // A method that returns a string appends it to the output.
@@ -567,32 +620,41 @@ impl<'g> Eval<'g> {
             return Ok(());
         };
         let key = d.var;
+        // Variables the template never names need not be kept up to date.
+        let count = self.symbols.is_named(VELOCITY_COUNT);
+        let has_next_var = self.symbols.is_named(VELOCITY_HAS_NEXT);
         let saved_item = self.get(key)?;
-        let saved_count = self.get(VELOCITY_COUNT)?;
-        let saved_next = self.get(VELOCITY_HAS_NEXT)?;
-        let previous = self.get(FOREACH)?;
-        let parent = match &previous {
-            Value::Object(o) if self.scope_of(o).is_some() => Some(previous.clone()),
-            _ => None,
+        let saved_count = if count {
+            self.get(VELOCITY_COUNT)?
+        } else {
+            Value::Null
         };
-        self.next_id += 1;
-        let id = self.next_id;
-        let scope = self.spare_scopes.pop().unwrap_or_default();
-        scope.id.set(id);
-        scope.index.set(-1);
-        scope.has_next.set(false);
-        *scope.parent.borrow_mut() = parent.clone();
-        self.scopes.push(scope.clone());
-        self.put(FOREACH, Value::Object(scope.clone()));
+        let saved_next = if has_next_var {
+            self.get(VELOCITY_HAS_NEXT)?
+        } else {
+            Value::Null
+        };
+        let scope = if self.symbols.is_named(FOREACH) {
+            Some(self.open_scope()?)
+        } else {
+            None
+        };
+        let id = scope.as_ref().map_or(0, |(s, ..)| s.id.get());
         let n = items.len();
         let mut result = Ok(());
         for (i, item) in items.iter_mut().enumerate() {
             let has_next = i + 1 < n;
-            self.put(VELOCITY_COUNT, Value::Int(i as i64 + 1));
-            self.put(VELOCITY_HAS_NEXT, Value::Bool(has_next));
+            if count {
+                self.put(VELOCITY_COUNT, Value::Int(i as i64 + 1));
+            }
+            if has_next_var {
+                self.put(VELOCITY_HAS_NEXT, Value::Bool(has_next));
+            }
             self.put(key, std::mem::take(item));
-            scope.index.set(i as i64);
-            scope.has_next.set(has_next);
+            if let Some((s, ..)) = &scope {
+                s.index.set(i as i64);
+                s.has_next.set(has_next);
+            }
             match self.block(body, out) {
                 Ok(()) => {}
                 Err(Flow::BreakNearest) => break,
@@ -603,27 +665,65 @@ impl<'g> Eval<'g> {
                 }
             }
         }
-        let restore = |ev: &mut Self, sym: Sym, v: Value| {
-            if v.is_null() {
-                ev.remove(sym);
-            } else {
-                ev.put(sym, v);
-            }
+        self.restore(key, saved_item);
+        if count {
+            self.restore(VELOCITY_COUNT, saved_count);
+        }
+        if has_next_var {
+            self.restore(VELOCITY_HAS_NEXT, saved_next);
+        }
+        if let Some((s, previous, parent)) = scope {
+            self.close_scope(s, previous, parent)?;
+        }
+        result
+    }
+
+    /// Sets a variable back to a value saved before, or unsets it if that was null.
+    fn restore(&mut self, sym: Sym, v: Value) {
+        if v.is_null() {
+            self.remove(sym);
+        } else {
+            self.put(sym, v);
+        }
+    }
+
+    /// Makes a new scope the value of `$foreach`. Returns it with the value it replaces
+    /// and, if that is a scope, the enclosing loop's.
+    fn open_scope(&mut self) -> R<(Rc<ForeachScope>, Value, Option<Value>)> {
+        let previous = self.get(FOREACH)?;
+        let parent = match &previous {
+            Value::Object(o) if self.scope_of(o).is_some() => Some(previous.clone()),
+            _ => None,
         };
-        restore(self, key, saved_item);
-        restore(self, VELOCITY_COUNT, saved_count);
-        restore(self, VELOCITY_HAS_NEXT, saved_next);
-        // A `$foreach` the body replaced by another value stays.
+        self.next_id += 1;
+        let scope = self.spare_scopes.pop().unwrap_or_default();
+        scope.id.set(self.next_id);
+        scope.index.set(-1);
+        scope.has_next.set(false);
+        *scope.parent.borrow_mut() = parent.clone();
+        self.scopes.push(scope.clone());
+        self.put(FOREACH, Value::Object(scope.clone()));
+        Ok((scope, previous, parent))
+    }
+
+    /// Ends a loop's scope: `$foreach` reverts unless the body replaced it by a value
+    /// other than a scope.
+    fn close_scope(
+        &mut self,
+        scope: Rc<ForeachScope>,
+        previous: Value,
+        parent: Option<Value>,
+    ) -> R<()> {
         let current = self.get(FOREACH)?;
         if matches!(&current, Value::Object(o) if self.scope_of(o).is_some()) {
             match parent {
                 Some(p) => self.put(FOREACH, p),
-                None => restore(self, FOREACH, previous),
+                None => self.restore(FOREACH, previous),
             }
         }
         drop(current);
         self.release_scope(scope);
-        result
+        Ok(())
     }
 
     /// Keeps a finished loop's scope for reuse unless something still refers to it (a
@@ -720,20 +820,34 @@ impl<'g> Eval<'g> {
         if r.kind == RefKind::Runt {
             return Ok(Value::Null);
         }
-        self.execute_parts(r.sym, &r.parts)
+        self.execute_parts(r.sym, &r.parts, r.props)
     }
 
-    /// The value of variable `sym` followed by `parts`.
-    fn execute_parts(&mut self, sym: Sym, parts: &[Part]) -> R<Value> {
-        let mut v = self.get(sym)?;
-        for p in parts {
-            v = match (p, &v) {
-                (_, Value::Null) => break,
-                (Part::Prop(name), Value::Map(m)) => java::map_get(m, name).unwrap_or_default(),
-                _ => self.part(&v, p)?,
-            };
+    /// The value of variable `sym` followed by `parts`, the first `props` of which are
+    /// properties.
+    fn execute_parts(&mut self, sym: Sym, parts: &[Part], props: usize) -> R<Value> {
+        let (props, rest) = parts.split_at(props.min(parts.len()));
+        let mut v = self.with_props(sym, props, Value::clone)?;
+        for p in rest {
+            if v.is_null() {
+                break;
+            }
+            v = self.part(&v, p)?;
         }
         Ok(v)
+    }
+
+    /// Passes the value of variable `sym` followed by the property parts `props` to `f`,
+    /// borrowing the values on the way.
+    fn with_props<T>(&mut self, sym: Sym, props: &[Part], f: impl FnOnce(&Value) -> T) -> R<T> {
+        if self.depth == 0 {
+            let slot = &self.slots[sym];
+            if let Some(v) = slot.var.as_ref().or(slot.root.as_ref()) {
+                return Ok(walk(v, props, f));
+            }
+        }
+        let v = self.get(sym)?;
+        Ok(walk(&v, props, f))
     }
 
     fn args(&mut self, args: &[Expr]) -> R<Vec<Value>> {
@@ -775,6 +889,12 @@ impl<'g> Eval<'g> {
     fn truth(&mut self, e: &Expr) -> R<bool> {
         self.step()?;
         Ok(match e {
+            Expr::Ref(r) if r.kind != RefKind::Runt && r.props == r.parts.len() => self
+                .with_props(r.sym, &r.parts, |v| match v {
+                    Value::Null => false,
+                    Value::Bool(b) => *b,
+                    _ => true,
+                })?,
             Expr::Ref(r) => match self.execute(r)? {
                 Value::Null => false,
                 Value::Bool(b) => b,

@@ -13,6 +13,7 @@
 //! U+007F–U+009F and U+2000–U+20FF as `\uXXXX`, doubles in Java `Double.toString` form.
 
 use super::value::Value;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// The body is not even permissive JSON.
@@ -38,7 +39,7 @@ pub fn parse(text: &str) -> Result<Value, JsonError> {
 
 /// A JSON array as a template value (Java: json-smart's `JSONArray`).
 pub fn array(items: Vec<Value>) -> Value {
-    Value::list(items)
+    Value::json_list(items)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ struct Parser<'a> {
     i: usize,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn err(&self, message: &'static str) -> JsonError {
         JsonError {
             offset: self.i,
@@ -77,7 +78,7 @@ impl Parser<'_> {
         match self.peek() {
             Some(b'{') => self.object(),
             Some(b'[') => self.array(),
-            Some(q @ (b'"' | b'\'')) => Ok(Value::Str(self.quoted(q)?.into())),
+            Some(q @ (b'"' | b'\'')) => Ok(Value::str(&self.quoted(q)?)),
             Some(_) => Ok(self.word(stop)),
             None => Err(self.err("unexpected end of JSON")),
         }
@@ -101,7 +102,7 @@ impl Parser<'_> {
                 _ => {}
             }
             let key = match self.peek() {
-                Some(q @ (b'"' | b'\'')) => self.quoted(q)?,
+                Some(q @ (b'"' | b'\'')) => self.quoted(q)?.into_owned(),
                 _ => {
                     let start = self.i;
                     while self.i < self.s.len() && !matches!(self.s[self.i], b':' | b'}' | b',') {
@@ -158,16 +159,24 @@ impl Parser<'_> {
         }
     }
 
-    fn quoted(&mut self, q: u8) -> Result<String, JsonError> {
+    fn quoted(&mut self, q: u8) -> Result<Cow<'a, str>, JsonError> {
         self.i += 1;
+        let start = self.i;
+        while self.i < self.s.len() && self.s[self.i] != q && self.s[self.i] != b'\\' {
+            self.i += 1;
+        }
+        if self.s.get(self.i) == Some(&q) {
+            self.i += 1;
+            return Ok(Cow::Borrowed(&self.src[start..self.i - 1]));
+        }
         let mut out = String::new();
-        let mut run = self.i;
+        let mut run = start;
         while self.i < self.s.len() {
             let c = self.s[self.i];
             if c == q {
                 out.push_str(&self.src[run..self.i]);
                 self.i += 1;
-                return Ok(out);
+                return Ok(Cow::Owned(out));
             }
             if c != b'\\' {
                 self.i += 1;
@@ -415,8 +424,8 @@ pub fn java_double_string(f: f64) -> String {
     s
 }
 
-/// Java `toString()` of a value built from JSON: a map prints as `{k=v, k2=v2}` (Java
-/// `LinkedHashMap`), a list as JSON (json-smart `JSONArray`), a double as
+/// Java `toString()`: a map prints as `{k=v, k2=v2}` (Java `LinkedHashMap`), a JSON array
+/// as JSON (json-smart `JSONArray`), another list as `[a, b]`, a double as
 /// [`java_double`], null as `null`.
 pub fn java_string(v: &Value) -> String {
     let mut s = String::new();
@@ -433,7 +442,17 @@ fn write_java(v: &Value, out: &mut String) {
         }
         Value::Float(f) => java_double(*f, out),
         Value::Str(s) => out.push_str(s),
-        Value::List(_) => write(v, out),
+        Value::List(l) if l.json => write(v, out),
+        Value::List(l) => {
+            out.push('[');
+            for (n, item) in l.borrow().iter().enumerate() {
+                if n > 0 {
+                    out.push_str(", ");
+                }
+                write_java(item, out);
+            }
+            out.push(']');
+        }
         Value::Map(m) => {
             out.push('{');
             for (n, (k, item)) in m.borrow().iter().enumerate() {

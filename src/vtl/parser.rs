@@ -374,6 +374,10 @@ impl<'s> Parser<'s, '_> {
             kind: RefKind::Normal,
             root: "".into(),
             sym: 0,
+            props: parts
+                .iter()
+                .take_while(|p| matches!(p, Part::Prop(_)))
+                .count(),
             parts,
             escaped: false,
             esc_prefix: "".into(),
@@ -843,6 +847,9 @@ impl<'s> Parser<'s, '_> {
         };
         if bad {
             return Err(self.err(t.start, format!("invalid arguments to #{name}")));
+        }
+        if kind == DirKind::Evaluate {
+            self.symbols.name_all();
         }
         let name = if kind == DirKind::BlockMacroCall {
             &name[1..]

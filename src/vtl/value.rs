@@ -9,13 +9,31 @@ use std::fmt;
 use std::rc::Rc;
 
 /// A Java `List` (Velocity list literals and JSON arrays are `ArrayList`s).
-pub type List = Rc<RefCell<Vec<Value>>>;
+pub type List = Rc<ListCell>;
+
+/// A list's items, and whether it is a json-smart `JSONArray` (from `$input.path` or
+/// `$util.parseJson`), whose `toString()` is its JSON text rather than `[a, b]`.
+pub struct ListCell {
+    items: RefCell<Vec<Value>>,
+    pub json: bool,
+}
+
+impl std::ops::Deref for ListCell {
+    type Target = RefCell<Vec<Value>>;
+    fn deref(&self) -> &Self::Target {
+        &self.items
+    }
+}
 
 /// A Java `Map` that iterates in insertion order (`LinkedHashMap`).
 pub type Map = Rc<RefCell<Vec<(String, Value)>>>;
 
 /// A Velocity value.
+///
+/// The wide tag keeps every payload 8-byte aligned, so that values are copied in whole
+/// words (same size as with a byte tag).
 #[derive(Clone, Default)]
+#[repr(u64)]
 pub enum Value {
     /// Java `null`; also an undefined reference.
     #[default]
@@ -52,7 +70,18 @@ impl Value {
     }
 
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Rc::new(RefCell::new(items)))
+        Value::List(Rc::new(ListCell {
+            items: RefCell::new(items),
+            json: false,
+        }))
+    }
+
+    /// A json-smart `JSONArray`.
+    pub fn json_list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(ListCell {
+            items: RefCell::new(items),
+            json: true,
+        }))
     }
 
     pub fn map(entries: Vec<(String, Value)>) -> Value {
