@@ -9,6 +9,7 @@ pub mod auth;
 pub mod client;
 pub mod compile;
 pub mod config;
+pub mod functions;
 pub mod ids;
 pub mod integrations;
 pub mod mapping;

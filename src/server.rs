@@ -4,6 +4,7 @@
 use crate::access_log;
 use crate::compile::{self, Snapshot};
 use crate::config::{self, Diagnostic};
+use crate::functions::Functions;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
 use arc_swap::ArcSwap;
@@ -86,6 +87,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     server.bootstrap();
 
     let state = Arc::new(ArcSwap::from_pointee(snapshot));
+    let functions = Functions::new(&s.region, &s.account_id);
     let (logger, writer) = match s.access_log.as_ref().filter(|a| !a.path.is_empty()) {
         Some(a) => {
             let (l, w) = access_log::channel(&a.path, metrics.access_log_dropped.clone());
@@ -98,6 +100,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
         metrics: metrics.clone(),
         access_log: logger,
         client: crate::client::Client::new(),
+        functions: functions.clone(),
     };
     let mut proxy =
         pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
@@ -127,6 +130,8 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
             listen: s.listen.clone(),
             upgrade,
             access_log: Mutex::new(writer),
+            functions,
+            function_specs: cfg.functions.clone(),
         },
     ));
     server.run_forever()
@@ -149,6 +154,9 @@ struct Control {
     listen: Vec<String>,
     upgrade: bool,
     access_log: Mutex<Option<access_log::Writer>>,
+    /// Local Lambda functions; started here, after Pingora has daemonized.
+    functions: Functions,
+    function_specs: std::collections::BTreeMap<String, crate::config::model::Function>,
 }
 
 impl Control {
@@ -166,6 +174,7 @@ impl Control {
                     );
                 }
                 self.state.store(Arc::new(snapshot));
+                self.functions.configure(&cfg.functions);
                 self.metrics.reload(true);
                 log::info!(
                     "configuration reloaded ({why}) from {}",
@@ -215,6 +224,7 @@ impl BackgroundService for Control {
                 return;
             }
         };
+        self.functions.configure(&self.function_specs);
         let mut ready = vec![NotifyState::Ready];
         if self.upgrade {
             ready.push(NotifyState::MainPid(std::process::id()));
@@ -227,6 +237,7 @@ impl BackgroundService for Control {
             tokio::select! {
                 _ = shutdown.changed() => {
                     let _ = sd_notify::notify(&[NotifyState::Stopping]);
+                    self.functions.shutdown().await;
                     break;
                 }
                 _ = hup.recv() => self.reload("SIGHUP"),

@@ -8,11 +8,13 @@ use crate::auth::sigv4::Credentials;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
 use crate::config::{validate, Problem};
+use crate::functions::invoke::{FunctionTarget, InvokeEndpoint};
 use crate::integrations::aws::{self, AwsIntegration, AwsService};
 use crate::integrations::binary::BinaryMediaTypes;
 use crate::integrations::custom::NonProxy;
 use crate::integrations::http::{Endpoint, HttpProxy};
 use crate::integrations::http_custom::HttpIntegration;
+use crate::integrations::lambda::{self, LambdaCall, LambdaCustom};
 use crate::integrations::mock::Mock;
 use crate::integrations::Integration;
 use crate::mapping::Location;
@@ -24,6 +26,7 @@ use crate::vtl::substitute::Substitution;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 pub use upstream::Upstream;
 
 /// The access log format when `server.accessLog` names no format: API Gateway's CLF example.
@@ -85,6 +88,9 @@ impl RestApi {
 pub struct Method {
     pub key: MethodKey,
     pub resource_path: String,
+    /// `$context.resourceId`: a short id derived from the API id and resource path, stable
+    /// across loads (AWS assigns random ones).
+    pub resource_id: String,
     pub authorization_type: String,
     pub api_key_required: bool,
     pub params: Vec<ParamDecl>,
@@ -113,6 +119,9 @@ pub struct Stage {
 /// What a method needs that depends on the stage.
 pub struct StageMethod {
     pub upstream: Option<Upstream>,
+    /// Lambda integrations: how this stage reaches the function (None: unreachable, logged
+    /// at load; requests get a 500).
+    pub function: Option<FunctionTarget>,
     pub metrics: MethodMetrics,
 }
 
@@ -256,6 +265,7 @@ pub fn compile(
         resolve,
         resolved: Vec::new(),
         aws_endpoints: &config.aws_endpoints,
+        functions: &config.functions,
         credentials: aws::credentials_from_env().map(Arc::new),
     };
     let server = c.server(&config.server);
@@ -311,6 +321,7 @@ struct Compiler<'a> {
     resolve: Resolver<'a>,
     resolved: Vec<(String, u16, SocketAddr)>,
     aws_endpoints: &'a BTreeMap<String, String>,
+    functions: &'a BTreeMap<String, model::Function>,
     /// AWS credentials from the environment, read once per load.
     credentials: Option<Arc<Credentials>>,
 }
@@ -324,6 +335,71 @@ fn at(base: &[Seg], rest: Vec<Seg>) -> Vec<Seg> {
 impl Compiler<'_> {
     fn err(&mut self, path: Vec<Seg>, msg: impl Into<String>) {
         self.problems.push(Problem::new(path, msg));
+    }
+
+    /// How stage `s` reaches the function `call` names: a local `command`, an Invoke API
+    /// `endpoint`, else AWS Lambda in the function's (or the server's) region. None, with a
+    /// warning, when it cannot be reached: AWS without credentials or an unresolvable host.
+    fn function_target(
+        &mut self,
+        call: &LambdaCall,
+        s: &model::Stage,
+        server: &ServerSettings,
+    ) -> Option<FunctionTarget> {
+        let f = match call.function.resolve(&s.variables) {
+            Ok(f) => f,
+            Err(e) => {
+                log::warn!("stage {}: {e}", s.stage_name);
+                return None;
+            }
+        };
+        let (url, signing) = match self.functions.get(&f.name) {
+            Some(spec) if spec.command.is_some() => return Some(FunctionTarget::Local(f.name)),
+            Some(spec) => (spec.endpoint.clone().unwrap_or_default(), None),
+            None => {
+                let region = f.region.clone().unwrap_or_else(|| server.region.clone());
+                let Some(creds) = self.credentials.clone() else {
+                    log::warn!(
+                        "function {}: not in `functions:` and no AWS credentials in the \
+                         environment to invoke it on AWS Lambda",
+                        f.name
+                    );
+                    return None;
+                };
+                (
+                    format!("https://lambda.{region}.amazonaws.com"),
+                    Some((region, creds)),
+                )
+            }
+        };
+        let reached = aws::parse_endpoint_url(&url).and_then(|ep| {
+            let endpoint = Endpoint {
+                tls: ep.tls,
+                host: ep.host,
+                port: ep.port,
+                authority: ep.authority,
+                target: Vec::new(),
+            };
+            Upstream::to(endpoint, call.timeout, false, self.resolve).map(|u| (u, ep.base_path))
+        });
+        match reached {
+            Ok(((upstream, lookup), base_path)) => {
+                self.resolved.extend(lookup);
+                Some(FunctionTarget::Remote {
+                    endpoint: Box::new(InvokeEndpoint {
+                        upstream,
+                        base_path,
+                        signing,
+                    }),
+                    name: f.name,
+                    qualifier: f.qualifier,
+                })
+            }
+            Err(e) => {
+                log::warn!("function {}: cannot reach {url}: {e}", f.name);
+                None
+            }
+        }
     }
 
     /// Templates and integration responses of a non-proxy integration at `ipath`.
@@ -504,8 +580,14 @@ impl Compiler<'_> {
                     }
                     None => None,
                 };
+                let function = match &m.integration {
+                    Integration::LambdaProxy(call) => self.function_target(call, s, server),
+                    Integration::Lambda(l) => self.function_target(&l.call, s, server),
+                    _ => None,
+                };
                 stage_methods.push(StageMethod {
                     upstream,
+                    function,
                     metrics: self.metrics.method(
                         &api.id,
                         &s.stage_name,
@@ -605,6 +687,24 @@ impl Compiler<'_> {
                     custom: self.non_proxy(&ipath, int)?,
                 })
             }
+            "AWS" | "AWS_PROXY" if int.uri.as_deref().and_then(lambda::function_name).is_some() => {
+                let call = LambdaCall {
+                    function: int.uri.as_deref().and_then(lambda::function_name)?,
+                    timeout: Duration::from_millis(int.timeout_in_millis.unwrap_or(29_000)),
+                    wrong_method: !int
+                        .http_method
+                        .as_deref()
+                        .is_some_and(|m| m.eq_ignore_ascii_case("POST")),
+                };
+                if int.kind == "AWS_PROXY" {
+                    Integration::LambdaProxy(call)
+                } else {
+                    Integration::Lambda(Box::new(LambdaCustom {
+                        call,
+                        custom: self.non_proxy(&ipath, int)?,
+                    }))
+                }
+            }
             "AWS" => {
                 let service = match AwsIntegration::compile(
                     int,
@@ -635,6 +735,7 @@ impl Compiler<'_> {
         Some(Method {
             key,
             resource_path: resource.to_string(),
+            resource_id: crate::integrations::lambda::stable_id(&[&api.id, resource]),
             authorization_type: spec
                 .authorization_type
                 .clone()

@@ -5,6 +5,7 @@ pub mod binary;
 pub mod custom;
 pub mod http;
 pub mod http_custom;
+pub mod lambda;
 pub mod mock;
 pub mod response;
 pub mod templates;
@@ -16,8 +17,13 @@ pub enum Integration {
     Http(http_custom::HttpIntegration),
     /// `type: AWS`: a signed call to an AWS (or AWS-compatible) service.
     Aws(Box<aws::AwsService>),
+    /// `type: AWS_PROXY` with a Lambda function.
+    LambdaProxy(lambda::LambdaCall),
+    /// `type: AWS` with a Lambda function (custom Lambda integration).
+    Lambda(Box<lambda::LambdaCustom>),
     Mock(mock::Mock),
-    /// A type this build accepts in configuration but cannot call yet (AWS_PROXY);
+    /// A type this build accepts in configuration but cannot call (AWS_PROXY to a Firehose
+    /// stream);
     /// requests get a 500 `Internal server error` and a log line naming the type.
     Unavailable(&'static str),
 }
@@ -28,7 +34,8 @@ impl Integration {
         match self {
             Integration::HttpProxy(_) => "HTTP_PROXY",
             Integration::Http(_) => "HTTP",
-            Integration::Aws(_) => "AWS",
+            Integration::Aws(_) | Integration::Lambda(_) => "AWS",
+            Integration::LambdaProxy(_) => "AWS_PROXY",
             Integration::Mock(_) => "MOCK",
             Integration::Unavailable(k) => k,
         }

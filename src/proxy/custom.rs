@@ -1,15 +1,22 @@
-//! Non-proxy integrations (MOCK, HTTP): read the whole request, run the request template,
-//! call the backend if there is one, then answer with the selected integration response.
+//! Integrations that need the whole request: the non-proxy ones (MOCK, HTTP, AWS, Lambda),
+//! which run the request template, call the backend if there is one and answer with the
+//! selected integration response; and Lambda proxy (AWS_PROXY), which sends the request as
+//! an event and answers with what the function returns.
 
 use super::request::read_body;
 use super::respond::{self, Reply};
 use super::RequestCtx;
 use crate::client::{Client, ClientError, Inbound, Outbound};
 use crate::compile::{Snapshot, Upstream};
+use crate::functions::invoke::{self, FunctionTarget, InvokeFailure};
+use crate::functions::Functions;
 use crate::integrations::aws::{AwsService, Call};
 use crate::integrations::binary::{self, BinaryMediaTypes};
-use crate::integrations::custom::NonProxy;
+use crate::integrations::custom::{internal_error, NonProxy};
 use crate::integrations::http_custom::{HttpIntegration, RequestDefaults};
+use crate::integrations::lambda::{
+    self, EventRequest, LambdaCall, LambdaCustom, ProxyError, ProxyResponse,
+};
 use crate::integrations::response::{MethodResponse, Payload};
 use crate::integrations::view::IntegrationView;
 use crate::integrations::{Failure, Integration};
@@ -22,8 +29,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+/// What a request can call besides the backends of its snapshot.
+pub struct Callers<'a> {
+    pub client: &'a Client,
+    pub functions: &'a Functions,
+}
+
 pub async fn invoke(
-    client: &Client,
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     snap: &Arc<Snapshot>,
@@ -48,6 +61,8 @@ pub async fn invoke(
     };
     let body_text = binary::template_text(&body, request.binary);
     let started = Instant::now();
+    let client = callers.client;
+    let stage_method = &api.stages[s].methods[m];
     let mut integration_status = None;
     let result = {
         let view = ctx.view(snap, req, &body_text);
@@ -55,7 +70,7 @@ pub async fn invoke(
             Integration::Mock(mock) => {
                 mock.invoke(&view, &body, request.content_type, request.accept)
             }
-            Integration::Http(h) => match api.stages[s].methods[m].upstream.as_ref() {
+            Integration::Http(h) => match stage_method.upstream.as_ref() {
                 Some(up) => http(client, h, up, &view, &request, &api.binary_media_types)
                     .await
                     .map(|(status, r)| {
@@ -64,7 +79,7 @@ pub async fn invoke(
                     }),
                 None => Err(Failure::new(G::ApiConfigurationError)),
             },
-            Integration::Aws(a) => match api.stages[s].methods[m].upstream.as_ref() {
+            Integration::Aws(a) => match stage_method.upstream.as_ref() {
                 Some(up) => aws(client, a, up, &view, &request, &api.binary_media_types)
                     .await
                     .map(|(status, r)| {
@@ -73,6 +88,61 @@ pub async fn invoke(
                     }),
                 None => Err(Failure::new(G::ApiConfigurationError)),
             },
+            Integration::Lambda(l) => match stage_method.function.as_ref() {
+                Some(target) => lambda(callers, l, target, &view, &request).await,
+                None => Err(internal_error()),
+            },
+            Integration::LambdaProxy(call) => {
+                let outcome = match stage_method.function.as_ref() {
+                    Some(target) if !call.wrong_method => {
+                        let mut event = EventRequest::new(&view, &body);
+                        // The event keeps the client's header name casing.
+                        let cased: Vec<(&[u8], &[u8])> = req
+                            .case_header_iter()
+                            .map(|(k, v)| (k.as_slice(), v.as_bytes()))
+                            .collect();
+                        event.headers = &cased;
+                        event.binary = request.binary;
+                        let trace_id = view.info.trace_id();
+                        event.trace_id = Some(&trace_id);
+                        event.port = session
+                            .server_addr()
+                            .and_then(|a| a.as_inet())
+                            .map(|a| a.port());
+                        let payload = Bytes::from(lambda::proxy_event(&event));
+                        lambda_proxy(
+                            callers,
+                            call,
+                            target,
+                            payload,
+                            &request,
+                            &api.binary_media_types,
+                        )
+                        .await
+                    }
+                    _ => Err(ProxyError::from(internal_error())),
+                };
+                ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
+                let reply = match outcome {
+                    Ok(r) => proxy_reply(r),
+                    Err(e) => {
+                        log::info!(
+                            "{}: Lambda proxy: {}",
+                            ctx.info.request_id.as_str(),
+                            e.reason
+                        );
+                        // AWS answers 502 where no gateway response type has that status.
+                        let own_status = e.status != e.failure.kind.default_status();
+                        let mut reply =
+                            respond::gateway_reply(session, ctx, snap, e.failure, &body_text);
+                        if own_status {
+                            reply.status = e.status;
+                        }
+                        reply
+                    }
+                };
+                return respond::write(session, ctx, reply).await;
+            }
             _ => Err(Failure::new(G::ApiConfigurationError)),
         }
     };
@@ -190,6 +260,118 @@ async fn aws(
     };
     let response = send(client, up, outbound, a.service.timeout, view).await?;
     respond(&a.custom, view, request, binary_types, &response, overrides)
+}
+
+/// The custom Lambda integration: the payload from the request template; a function error's
+/// `errorMessage` selects the integration response, with the error object as its body.
+async fn lambda(
+    callers: &Callers<'_>,
+    l: &LambdaCustom,
+    target: &FunctionTarget,
+    view: &RequestView<'_>,
+    request: &Request<'_>,
+) -> Result<MethodResponse, Failure> {
+    let mut overrides = Overrides::default();
+    let payload = l.custom.request_payload(
+        view,
+        request.body,
+        request.binary,
+        request.content_type,
+        &mut overrides,
+    )?;
+    let payload = Bytes::from(payload.into_owned());
+    let invocation = invoke::call(
+        callers.client,
+        callers.functions,
+        target,
+        payload,
+        l.call.timeout,
+    )
+    .await
+    .map_err(|e| invoke_failure(e, view))?;
+    let selector = match invocation.function_error {
+        Some(_) => lambda::error_message(&invocation.payload).unwrap_or_default(),
+        None => String::new(),
+    };
+    let text = String::from_utf8_lossy(&invocation.payload);
+    let iview = IntegrationView {
+        request: view,
+        headers: None,
+        body: &text,
+    };
+    let payload = Payload {
+        body: &invocation.payload,
+        binary: false,
+        accept_binary: false,
+    };
+    l.custom
+        .responses
+        .respond(&selector, &iview, request.accept, &payload, &mut overrides)
+}
+
+/// Lambda proxy: invoke with the event, then read the function's response.
+async fn lambda_proxy(
+    callers: &Callers<'_>,
+    call: &LambdaCall,
+    target: &FunctionTarget,
+    event: Bytes,
+    request: &Request<'_>,
+    binary_types: &BinaryMediaTypes,
+) -> Result<ProxyResponse, ProxyError> {
+    let invocation = invoke::call(
+        callers.client,
+        callers.functions,
+        target,
+        event,
+        call.timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        InvokeFailure::Timeout => ProxyError::from(Failure::new(G::IntegrationTimeout)),
+        InvokeFailure::Throttled => ProxyError::from(Failure::new(G::Throttled)),
+        InvokeFailure::Failed(reason) => ProxyError::bad_gateway(reason),
+    })?;
+    lambda::proxy_result(
+        invocation.function_error.as_deref(),
+        &invocation.payload,
+        binary_types.matches(request.accept),
+    )
+}
+
+/// The function's response as the client gets it. Framing headers are the gateway's.
+fn proxy_reply(r: ProxyResponse) -> Reply {
+    let mut content_type = None;
+    let headers = r
+        .headers
+        .into_iter()
+        .filter(|(k, v)| {
+            if k.eq_ignore_ascii_case("content-type") {
+                content_type = Some(v.clone());
+                return false;
+            }
+            !["content-length", "transfer-encoding", "connection"]
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h))
+        })
+        .collect();
+    Reply {
+        status: r.status,
+        headers,
+        content_type: content_type.unwrap_or_else(|| "application/json".into()),
+        body: Bytes::from(r.body),
+    }
+}
+
+/// The gateway response for a Lambda invocation that produced no result.
+fn invoke_failure(e: InvokeFailure, view: &RequestView<'_>) -> Failure {
+    match e {
+        InvokeFailure::Timeout => Failure::new(G::IntegrationTimeout),
+        InvokeFailure::Throttled => Failure::new(G::Throttled),
+        InvokeFailure::Failed(reason) => {
+            log::info!("{}: Lambda: {reason}", view.info.request_id.as_str());
+            internal_error()
+        }
+    }
 }
 
 /// Replaces mapped values by overridden ones of the same name.

@@ -32,8 +32,10 @@ pub struct Gateway {
     pub state: Arc<ArcSwap<Snapshot>>,
     pub metrics: Arc<Metrics>,
     pub access_log: Option<AccessLogger>,
-    /// For non-proxy integrations.
+    /// For non-proxy and Lambda integrations.
     pub client: crate::client::Client,
+    /// Local Lambda functions.
+    pub functions: crate::functions::Functions,
 }
 
 /// Indices of what the request reached in its snapshot.
@@ -103,7 +105,11 @@ impl ProxyHttp for Gateway {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        request::request_filter(&self.client, session, ctx).await
+        let callers = custom::Callers {
+            client: &self.client,
+            functions: &self.functions,
+        };
+        request::request_filter(&callers, session, ctx).await
     }
 
     async fn request_body_filter(

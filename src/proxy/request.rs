@@ -2,9 +2,9 @@
 //! answer (non-proxy integrations, gateway responses) or prepare the HTTP_PROXY upstream
 //! request.
 
+use super::custom::Callers;
 use super::respond;
 use super::{RequestCtx, Route, MAX_BODY};
-use crate::client::Client;
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
@@ -21,7 +21,7 @@ pub struct PreparedUpstream {
 }
 
 pub async fn request_filter(
-    client: &Client,
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<bool> {
@@ -55,7 +55,7 @@ pub async fn request_filter(
         }
         Ok(Step::Custom) => {
             continue_if_expected(session).await?;
-            super::custom::invoke(client, session, ctx, &snap).await?;
+            super::custom::invoke(callers, session, ctx, &snap).await?;
             Ok(true)
         }
         Err(failure) => {
@@ -94,7 +94,7 @@ async fn continue_if_expected(session: &mut Session) -> Result<()> {
 
 enum Step {
     Proxy,
-    /// A non-proxy integration (MOCK, HTTP, AWS).
+    /// An integration that needs the whole request (MOCK, HTTP, AWS, Lambda).
     Custom,
 }
 
@@ -151,7 +151,11 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
             });
             Ok(Step::Proxy)
         }
-        Integration::Mock(_) | Integration::Http(_) | Integration::Aws(_) => Ok(Step::Custom),
+        Integration::Mock(_)
+        | Integration::Http(_)
+        | Integration::Aws(_)
+        | Integration::Lambda(_)
+        | Integration::LambdaProxy(_) => Ok(Step::Custom),
         Integration::Unavailable(kind) => {
             log::error!(
                 "{} {} {}: integration type {kind} is not available in this build",
