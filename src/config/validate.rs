@@ -167,6 +167,25 @@ impl Checker {
             ),
             _ => {}
         }
+        // Lambda's own limits.
+        if f.timeout.is_some_and(|t| !(1..=900).contains(&t)) {
+            self.err(
+                path!["functions", name, "timeout"],
+                "timeout must be between 1 and 900 seconds",
+            );
+        }
+        if f.memory_size.is_some_and(|m| !(128..=10240).contains(&m)) {
+            self.err(
+                path!["functions", name, "memorySize"],
+                "memorySize must be between 128 and 10240 MB",
+            );
+        }
+        if f.concurrency == Some(0) {
+            self.err(
+                path!["functions", name, "concurrency"],
+                "concurrency must be at least 1",
+            );
+        }
     }
 
     fn rest_api(&mut self, i: usize, api: &RestApi) {
@@ -777,6 +796,22 @@ mod tests {
             p.iter()
                 .any(|e| e.contains("method.request.header.h is not declared")),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn function_limits() {
+        let text = r#"functions:
+  f: {command: [x], timeout: 901, memorySize: 64, concurrency: 0}
+  g: {command: [x], timeout: 900, memorySize: 10240, concurrency: 1}
+"#;
+        assert_eq!(
+            problems(text),
+            vec![
+                "t.yaml:2:21: timeout must be between 1 and 900 seconds",
+                "t.yaml:2:35: memorySize must be between 128 and 10240 MB",
+                "t.yaml:2:51: concurrency must be at least 1",
+            ]
         );
     }
 
