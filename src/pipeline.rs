@@ -4,9 +4,11 @@
 
 use crate::compile::{Method, RestApi, Snapshot, Stage};
 use crate::ids::{ExtendedRequestId, RequestId};
+use crate::integrations::lambda::stable_id;
 use crate::integrations::Failure;
 use crate::mapping::{Location, Values};
 use crate::responses::GatewayResponseType;
+use crate::utc::DateTime;
 use crate::vtl::TemplateContext;
 use http::HeaderMap;
 use std::borrow::Cow;
@@ -164,6 +166,12 @@ impl TemplateContext for RequestView<'_> {
             "stage" => self.landing.stage.map(|s| b(s.name.as_str())),
             "httpMethod" => Some(b(self.http_method)),
             "resourcePath" => self.landing.method.map(|m| b(m.resource_path.as_str())),
+            "resourceId" => self.landing.method.map(|m| b(m.resource_id.as_str())),
+            "deploymentId" => self
+                .landing
+                .api
+                .zip(self.landing.stage)
+                .map(|(a, s)| Cow::Owned(stable_id(&[&a.id, &s.name]))),
             "path" => Some(b(leading_slashes_collapsed(self.path))),
             "protocol" => Some(b("HTTP/1.1")),
             "domainName" => self.host().map(b),
@@ -308,7 +316,7 @@ fn decode_component(s: &str) -> Cow<'_, str> {
 
 /// `$context.path`: AWS collapses leading slashes (`//stage/x` → `/stage/x`, §1.3) and keeps
 /// inner ones (`/stage//x`).
-fn leading_slashes_collapsed(path: &str) -> &str {
+pub fn leading_slashes_collapsed(path: &str) -> &str {
     let extra = path
         .bytes()
         .take_while(|&b| b == b'/')
@@ -328,38 +336,19 @@ pub fn clf_time(t: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
+    let t = DateTime::of(t);
     let mut s = String::with_capacity(26);
     let _ = write!(
         s,
         "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
-        d,
-        MONTHS[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        t.day,
+        MONTHS[(t.month - 1) as usize],
+        t.year,
+        t.hour,
+        t.minute,
+        t.second
     );
     s
-}
-
-/// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

@@ -61,6 +61,16 @@ const API: &str = r#"
                         {"header": "$context.requestOverride.header.myHeader",
                          "path": "$context.requestOverride.path.myPath",
                          "qs": "$qs.qs", "put": "$qs.putKey", "nested": "$qs.nested"}
+          /ids:
+            GET:
+              methodResponses: [{statusCode: "200"}]
+              integration:
+                type: MOCK
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                integrationResponses:
+                  - statusCode: "200"
+                    responseTemplates:
+                      application/json: '{"resourceId": "$context.resourceId", "deploymentId": "$context.deploymentId", "resourcePath": "$context.resourcePath"}'
           /pets:
             POST:
               methodResponses: [{statusCode: "200"}]
@@ -131,4 +141,22 @@ fn foreach_template_renders_like_velocity() {
         r.body_str(),
         "[\n  {\"id\": 1, \"type\": \"dog\", \"price\": 249.99, \"stage\": \"gold\"},\n  {\"id\": 2, \"type\": \"cat\", \"price\": 124.99, \"stage\": \"gold\"}\n]"
     );
+}
+
+#[test]
+fn context_ids_are_stable() {
+    let gw = Gateway::start(API);
+    let a = gw.get("/test/ids").json();
+    let b = gw.get("/test/ids").json();
+    assert_eq!(a, b);
+    assert_eq!(a["resourcePath"], "/ids");
+    for id in ["resourceId", "deploymentId"] {
+        let v = a[id].as_str().unwrap_or_default();
+        assert!(
+            !v.is_empty()
+                && v.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()),
+            "{id}: {v:?}"
+        );
+    }
 }
