@@ -19,4 +19,5 @@ pub mod proxy;
 pub mod responses;
 pub mod router;
 pub mod server;
+pub mod utc;
 pub mod vtl;

@@ -5,6 +5,7 @@
 //! so that verifying an incoming request can re-derive the same strings from what the client
 //! sent.
 
+use crate::utc::{days_from_civil, DateTime};
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::{digest, hmac};
 use std::fmt;
@@ -18,13 +19,13 @@ pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// RFC 3986 unreserved characters stay as they are; every other byte is `%XX`.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+pub const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
     .remove(b'~');
 /// A path encoded once: `/` separates segments.
-const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
+pub const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
 /// A path that is already encoded: existing `%XX` escapes are kept.
 const ENCODED_PATH: &AsciiSet = &PATH.remove(b'%');
 
@@ -430,14 +431,10 @@ fn hex(bytes: &[u8]) -> String {
 
 /// `YYYYMMDDTHHMMSSZ` (UTC); times before 1970 are taken as 1970.
 pub fn amz_date(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
+    let t = DateTime::of(time);
     format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
@@ -461,31 +458,6 @@ pub fn parse_amz_date(s: &str) -> Option<SystemTime> {
     let days = days_from_civil(y as i64, mo as u32, d as u32);
     let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + mi * 60 + se;
     Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
-/// Day count since 1970-01-01 of a (year, month, day).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = i64::from((m + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 use super::runtime_api::{self, Assignment, Body, Call, NextReply, Reply};
 use super::{Invocation, InvokeError, Spec, WorkerInfo, INIT_TIMEOUT, QUEUE_PER_WORKER};
 use crate::ids;
+use crate::utc::DateTime;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::process::Stdio;
@@ -815,13 +816,8 @@ fn command(spec: &Spec, runtime_api: &str) -> Command {
         .unwrap_or_default();
     let stream = {
         let id = ids::request_id().to_string().replace('-', "");
-        let day = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs()
-            / 86_400;
-        let (y, m, d) = civil_from_days(day as i64);
-        format!("{y:04}/{m:02}/{d:02}/[$LATEST]{id}")
+        let t = DateTime::of(SystemTime::now());
+        format!("{:04}/{:02}/{:02}/[$LATEST]{id}", t.year, t.month, t.day)
     };
     cmd.env("AWS_LAMBDA_RUNTIME_API", runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
@@ -844,20 +840,6 @@ fn command(spec: &Spec, runtime_api: &str) -> Command {
         cmd.env("_HANDLER", h);
     }
     cmd
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// Copies a worker's output to the log, a line at a time, as CloudWatch would keep it.
@@ -934,13 +916,6 @@ mod tests {
         assert_eq!(backoff(8), Duration::from_millis(6400));
         assert_eq!(backoff(9), MAX_BACKOFF);
         assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
     }
 
     #[test]

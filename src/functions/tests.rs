@@ -476,23 +476,3 @@ async fn awslambdaric_round_trips() {
     eprintln!("cold start (awslambdaric): {:?}", ws[0].init.unwrap());
     f.shutdown().await;
 }
-
-/// Prints warm round-trip latency; `cargo test --lib warm_latency -- --ignored --nocapture`.
-#[tokio::test]
-#[ignore]
-async fn warm_latency() {
-    let f = functions(vec![("w", worker(1, 5, &[]))]);
-    ready(&f, "w").await;
-    let mut times = Vec::new();
-    for _ in 0..500 {
-        let start = Instant::now();
-        call(&f, "w", json!({"k": "v"})).await.unwrap();
-        times.push(start.elapsed());
-    }
-    times.sort();
-    eprintln!(
-        "warm invoke, python3 runtime_worker.py: p50 {:?} p99 {:?}",
-        times[250], times[495]
-    );
-    f.shutdown().await;
-}

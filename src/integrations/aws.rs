@@ -10,22 +10,14 @@ use crate::auth::sigv4::{self, Credentials, Payload, Settings};
 use crate::config::model::Integration as Spec;
 use crate::mapping::{Location, Source, Values};
 use crate::responses::GatewayResponseType;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use percent_encoding::{utf8_percent_encode, AsciiSet};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::http::{split_pieces, substitute_stage_variables, Piece};
 use super::Failure;
-
-/// Unreserved characters stay; everything else in a mapped value is `%XX`.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-/// A mapped path value keeps its slashes (a greedy `{proxy+}` value spans segments).
-const PATH_VALUE: &AsciiSet = &COMPONENT.remove(b'/');
 
 pub const INVALID_ARN: &str = "Invalid ARN specified in the request";
 pub const NO_PATH_OR_ACTION: &str = "AWS ARN for integration must contain path or action";
@@ -244,39 +236,6 @@ pub fn credentials_from(get: impl Fn(&str) -> Option<String>) -> Option<Credenti
     })
 }
 
-/// A text with `{name}` placeholders, split once at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece {
-    Text(String),
-    Param(String),
-}
-
-fn pieces(s: &str) -> Vec<Piece> {
-    let mut out = Vec::new();
-    let mut rest = s;
-    while let Some(i) = rest.find('{') {
-        let is_stage_var = i > 0 && rest.as_bytes()[i - 1] == b'$';
-        match rest[i..].find('}') {
-            Some(end) if !is_stage_var => {
-                if i > 0 {
-                    out.push(Piece::Text(rest[..i].to_string()));
-                }
-                out.push(Piece::Param(rest[i + 1..i + end].to_string()));
-                rest = &rest[i + end + 1..];
-            }
-            Some(end) => {
-                out.push(Piece::Text(rest[..i + end + 1].to_string()));
-                rest = &rest[i + end + 1..];
-            }
-            None => break,
-        }
-    }
-    if !rest.is_empty() {
-        out.push(Piece::Text(rest.to_string()));
-    }
-    out
-}
-
 /// A `type: AWS` method integration: the service call, and the templates and integration
 /// responses around it.
 pub struct AwsService {
@@ -463,8 +422,8 @@ impl AwsIntegration {
                 (format!("{}{sub_path}/", endpoint.base_path), q, target)
             }
         };
-        let path = pieces(&path_text);
-        let query = pieces(&query_text);
+        let path = split_pieces(&path_text);
+        let query = split_pieces(&query_text);
         for p in path.iter().chain(&query) {
             if let Piece::Param(name) = p {
                 if !path_params.iter().any(|(n, _)| n == name) {
@@ -611,15 +570,15 @@ impl AwsIntegration {
             }
             out
         };
-        let path = fill(&self.path, PATH_VALUE);
-        let mut query = fill(&self.query, COMPONENT);
+        let path = fill(&self.path, sigv4::PATH);
+        let mut query = fill(&self.query, sigv4::UNRESERVED);
         for (name, value) in &mapped.query {
             if !query.is_empty() {
                 query.push('&');
             }
-            query.extend(utf8_percent_encode(name, COMPONENT));
+            query.extend(utf8_percent_encode(name, sigv4::UNRESERVED));
             query.push('=');
-            query.extend(utf8_percent_encode(value, COMPONENT));
+            query.extend(utf8_percent_encode(value, sigv4::UNRESERVED));
         }
         (path, query)
     }
@@ -679,7 +638,7 @@ fn is_illegal_header(name: &str) -> bool {
 /// `${stageVariables.x}` replaced; an undefined variable becomes "" (as AWS does).
 fn substitute<'a>(s: &'a str, vars: &BTreeMap<String, String>) -> std::borrow::Cow<'a, str> {
     if s.contains("${stageVariables.") {
-        super::http::substitute_stage_variables(s, vars).into()
+        substitute_stage_variables(s, vars).into()
     } else {
         s.into()
     }

@@ -8,6 +8,7 @@ use crate::vtl::Overrides;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::time::Duration;
 
 /// Characters kept as they are in a mapped query-string value.
@@ -275,26 +276,34 @@ pub const REMAPPED_METHOD_RESPONSE_HEADERS: &[&str] = &[
 
 /// Replaces every `${stageVariables.x}`; an undefined variable becomes "" (as AWS does).
 pub fn substitute_stage_variables(s: &str, vars: &BTreeMap<String, String>) -> String {
+    let value = |name: &str| Ok::<_, Infallible>(vars.get(name).map_or("", String::as_str));
+    match replace_stage_variables(s, value) {
+        Ok(out) => out,
+        Err(never) => match never {},
+    }
+}
+
+/// Replaces every `${stageVariables.NAME}` by `value(NAME)`, stopping at its first error;
+/// an unclosed reference stays as written.
+pub(super) fn replace_stage_variables<'v, E>(
+    s: &str,
+    mut value: impl FnMut(&str) -> Result<&'v str, E>,
+) -> Result<String, E> {
+    const OPEN: &str = "${stageVariables.";
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
-    while let Some(i) = rest.find("${stageVariables.") {
+    while let Some(i) = rest.find(OPEN) {
         out.push_str(&rest[..i]);
-        let after = &rest[i + "${stageVariables.".len()..];
-        match after.find('}') {
-            Some(end) => {
-                if let Some(v) = vars.get(&after[..end]) {
-                    out.push_str(v);
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[i..]);
-                rest = "";
-            }
-        }
+        let after = &rest[i + OPEN.len()..];
+        let Some(end) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return Ok(out);
+        };
+        out.push_str(value(&after[..end])?);
+        rest = &after[end + 1..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
 fn placeholders(uri: &str) -> impl Iterator<Item = &str> {
@@ -330,7 +339,8 @@ fn split_pieces_ref(s: &str) -> Vec<(bool, &str)> {
     out
 }
 
-fn split_pieces(s: &str) -> Vec<Piece> {
+/// `s` split around its `{name}` placeholders.
+pub(super) fn split_pieces(s: &str) -> Vec<Piece> {
     split_pieces_ref(s)
         .into_iter()
         .map(|(p, t)| {

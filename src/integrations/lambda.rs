@@ -3,7 +3,7 @@
 //! integration or authorizer URI names. Pure: no I/O.
 
 use super::Failure;
-use crate::pipeline::{clf_time, epoch_ms, query_pairs, RequestView};
+use crate::pipeline::{clf_time, epoch_ms, leading_slashes_collapsed, query_pairs, RequestView};
 use crate::responses::GatewayResponseType;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -340,7 +340,7 @@ fn header_value<'a>(view: &RequestView<'a>, name: &str) -> Option<&'a str> {
 /// included), leading slashes collapsed.
 fn event_paths<'a>(view: &RequestView<'a>, stage: &str) -> (Cow<'a, str>, Cow<'a, str>) {
     let full: &'a str = view.path;
-    let collapsed = collapse_leading_slashes(full);
+    let collapsed = leading_slashes_collapsed(full);
     let host = header_value(view, "host");
     let rest = view
         .snapshot
@@ -359,18 +359,9 @@ fn event_paths<'a>(view: &RequestView<'a>, stage: &str) -> (Cow<'a, str>, Cow<'a
     let path = if rest.is_empty() {
         "/"
     } else {
-        collapse_leading_slashes(rest)
+        leading_slashes_collapsed(rest)
     };
     (Cow::Borrowed(path), Cow::Owned(format!("/{stage}{rest}")))
-}
-
-fn collapse_leading_slashes(p: &str) -> &str {
-    let extra = p
-        .bytes()
-        .take_while(|&b| b == b'/')
-        .count()
-        .saturating_sub(1);
-    &p[extra..]
 }
 
 /// Event headers: names grouped case-insensitively (first spelling kept, `Authorization`
@@ -745,27 +736,17 @@ impl FunctionRef {
     }
 }
 
-/// `s` with each `${stageVariables.NAME}` replaced by the variable's value.
+/// `s` with each `${stageVariables.NAME}` replaced by the variable's value; Err names a
+/// variable `vars` does not define.
 pub fn substitute_stage_variables(
     s: &str,
     vars: &BTreeMap<String, String>,
 ) -> Result<String, String> {
-    const OPEN: &str = "${stageVariables.";
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find(OPEN) {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + OPEN.len()..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[i..]);
-            return Ok(out);
-        };
-        let name = &after[..end];
-        out.push_str(vars.get(name).ok_or_else(|| name.to_string())?);
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
+    super::http::replace_stage_variables(s, |name| {
+        vars.get(name)
+            .map(String::as_str)
+            .ok_or_else(|| name.to_string())
+    })
 }
 
 /// Parses `arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{lambda}/invocations`
@@ -882,6 +863,32 @@ restApis:
             extended_request_id: crate::ids::extended_request_id(),
             start: UNIX_EPOCH + Duration::from_millis(1_764_076_867_123),
             source_ip: Some("192.0.2.7".parse().unwrap()),
+        }
+    }
+
+    /// `GET /stage/hardcoded` on the test API with `headers`.
+    fn hardcoded_view<'a>(
+        snap: &'a Snapshot,
+        info: &'a RequestInfo,
+        headers: &'a http::HeaderMap,
+    ) -> RequestView<'a> {
+        let api = &snap.apis[0];
+        RequestView {
+            snapshot: snap,
+            landing: Landing {
+                api: Some(api),
+                stage: Some(&api.stages[0]),
+                method: Some(&api.methods[1]),
+            },
+            info,
+            outcome: None,
+            http_method: "GET",
+            path: "/stage/hardcoded",
+            query: None,
+            headers,
+            path_params: &[],
+            body: "",
+            base_path: None,
         }
     }
 
@@ -1007,24 +1014,7 @@ restApis:
         let snap = snapshot();
         let info = info();
         let map = http::HeaderMap::new();
-        let api = &snap.apis[0];
-        let view = RequestView {
-            snapshot: &snap,
-            landing: Landing {
-                api: Some(api),
-                stage: Some(&api.stages[0]),
-                method: Some(&api.methods[1]),
-            },
-            info: &info,
-            outcome: None,
-            http_method: "GET",
-            path: "/stage/hardcoded",
-            query: None,
-            headers: &map,
-            path_params: &[],
-            body: "",
-            base_path: None,
-        };
+        let view = hardcoded_view(&snap, &info, &map);
         let mut req = EventRequest::new(&view, b"");
         req.trace_id = Some("Root=1-0-0");
         let json = proxy_event(&req);
@@ -1269,24 +1259,7 @@ restApis:
         let mut map = http::HeaderMap::new();
         map.insert("authorization", "t".parse().unwrap());
         map.insert("x-thing", "v".parse().unwrap());
-        let api = &snap.apis[0];
-        let view = RequestView {
-            snapshot: &snap,
-            landing: Landing {
-                api: Some(api),
-                stage: Some(&api.stages[0]),
-                method: Some(&api.methods[1]),
-            },
-            info: &info,
-            outcome: None,
-            http_method: "GET",
-            path: "/stage/hardcoded",
-            query: None,
-            headers: &map,
-            path_params: &[],
-            body: "",
-            base_path: None,
-        };
+        let view = hardcoded_view(&snap, &info, &map);
         let e: Value = serde_json::from_str(&proxy_event(&EventRequest::new(&view, b""))).unwrap();
         assert_eq!(e["headers"]["Authorization"], "t");
         assert_eq!(e["headers"]["x-thing"], "v");
@@ -1395,24 +1368,7 @@ restApis:
         let snap = snapshot();
         let info = info();
         let map = http::HeaderMap::new();
-        let api = &snap.apis[0];
-        let view = RequestView {
-            snapshot: &snap,
-            landing: Landing {
-                api: Some(api),
-                stage: Some(&api.stages[0]),
-                method: Some(&api.methods[1]),
-            },
-            info: &info,
-            outcome: None,
-            http_method: "GET",
-            path: "/stage/hardcoded",
-            query: None,
-            headers: &map,
-            path_params: &[],
-            body: "",
-            base_path: None,
-        };
+        let view = hardcoded_view(&snap, &info, &map);
         let values = vec![
             ("principalId".to_string(), "user-1".to_string()),
             ("number".to_string(), "1".to_string()),

@@ -25,9 +25,10 @@ use crate::responses::GatewayResponseType as G;
 use crate::vtl::Overrides;
 use bytes::Bytes;
 use pingora::prelude::*;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What a request can call besides the backends of its snapshot.
 pub struct Callers<'a> {
@@ -63,31 +64,41 @@ pub async fn invoke(
     let started = Instant::now();
     let client = callers.client;
     let stage_method = &api.stages[s].methods[m];
+    let up = stage_method.upstream.as_ref();
+    let binary_types = &api.binary_media_types;
     let mut integration_status = None;
+    let backend_status = |(status, r): (u16, MethodResponse)| {
+        integration_status = Some(status);
+        r
+    };
     let result = {
         let view = ctx.view(snap, req, &body_text);
         match &api.methods[m].integration {
             Integration::Mock(mock) => {
                 mock.invoke(&view, &body, request.content_type, request.accept)
             }
-            Integration::Http(h) => match stage_method.upstream.as_ref() {
-                Some(up) => http(client, h, up, &view, &request, &api.binary_media_types)
-                    .await
-                    .map(|(status, r)| {
-                        integration_status = Some(status);
-                        r
-                    }),
-                None => Err(Failure::new(G::ApiConfigurationError)),
-            },
-            Integration::Aws(a) => match stage_method.upstream.as_ref() {
-                Some(up) => aws(client, a, up, &view, &request, &api.binary_media_types)
-                    .await
-                    .map(|(status, r)| {
-                        integration_status = Some(status);
-                        r
-                    }),
-                None => Err(Failure::new(G::ApiConfigurationError)),
-            },
+            Integration::Http(h) => backend(
+                client,
+                up,
+                &h.custom,
+                &view,
+                &request,
+                binary_types,
+                |up, payload, overrides| http_request(h, up, &view, &request, payload, overrides),
+            )
+            .await
+            .map(backend_status),
+            Integration::Aws(a) => backend(
+                client,
+                up,
+                &a.custom,
+                &view,
+                &request,
+                binary_types,
+                |_, payload, overrides| aws_request(a, &view, &request, &payload, overrides),
+            )
+            .await
+            .map(backend_status),
             Integration::Lambda(l) => match stage_method.function.as_ref() {
                 Some(target) => lambda(callers, l, target, &view, &request).await,
                 None => Err(internal_error()),
@@ -166,29 +177,54 @@ struct Request<'a> {
     accept: Option<&'a str>,
 }
 
-/// The HTTP integration: returns the backend status and the method response.
-async fn http(
+impl Request<'_> {
+    /// The integration request body: the request template's output, else the body as
+    /// content handling passes it.
+    fn payload(
+        &self,
+        custom: &NonProxy,
+        view: &RequestView<'_>,
+        overrides: &mut Overrides,
+    ) -> Result<Cow<'_, [u8]>, Failure> {
+        custom.request_payload(view, self.body, self.binary, self.content_type, overrides)
+    }
+}
+
+/// An integration with a backend (HTTP or AWS): `build` makes the request from the payload
+/// and the template's overrides, with its timeout; returns the backend status and the
+/// method response.
+async fn backend(
     client: &Client,
+    up: Option<&Upstream>,
+    custom: &NonProxy,
+    view: &RequestView<'_>,
+    request: &Request<'_>,
+    binary_types: &BinaryMediaTypes,
+    build: impl FnOnce(&Upstream, Cow<'_, [u8]>, &Overrides) -> Result<(Outbound, Duration), Failure>,
+) -> Result<(u16, MethodResponse), Failure> {
+    let up = up.ok_or_else(|| Failure::new(G::ApiConfigurationError))?;
+    let mut overrides = Overrides::default();
+    let payload = request.payload(custom, view, &mut overrides)?;
+    let (outbound, timeout) = build(up, payload, &overrides)?;
+    let response = send(client, up, outbound, timeout, view).await?;
+    respond(custom, view, request, binary_types, &response, overrides)
+}
+
+/// The HTTP integration's request to its backend.
+fn http_request(
     h: &HttpIntegration,
     up: &Upstream,
     view: &RequestView<'_>,
     request: &Request<'_>,
-    binary_types: &BinaryMediaTypes,
-) -> Result<(u16, MethodResponse), Failure> {
-    let mut overrides = Overrides::default();
-    let payload = h.custom.request_payload(
-        view,
-        request.body,
-        request.binary,
-        request.content_type,
-        &mut overrides,
-    )?;
+    payload: Cow<'_, [u8]>,
+    overrides: &Overrides,
+) -> Result<(Outbound, Duration), Failure> {
     if h.endpoint.illegal_header_mapping {
         return Err(Failure::new(G::ApiConfigurationError));
     }
     let target = h
         .endpoint
-        .upstream_target(&up.endpoint, None, view, Some(&overrides));
+        .upstream_target(&up.endpoint, None, view, Some(overrides));
     let trace_id = view.info.trace_id();
     let api_id = view.landing.api.map_or("", |a| a.id.as_str());
     let method = h
@@ -198,7 +234,7 @@ async fn http(
         .to_string();
     let mut headers = h.request_headers(
         view,
-        &overrides,
+        overrides,
         &RequestDefaults {
             api_id,
             trace_id: &trace_id,
@@ -213,27 +249,17 @@ async fn http(
         headers,
         body: Bytes::from(payload.into_owned()),
     };
-    let response = send(client, up, outbound, up.timeout, view).await?;
-    respond(&h.custom, view, request, binary_types, &response, overrides)
+    Ok((outbound, up.timeout))
 }
 
-/// The AWS service integration: a signed call, then the integration responses.
-async fn aws(
-    client: &Client,
+/// The AWS service integration's request: a signed call.
+fn aws_request(
     a: &AwsService,
-    up: &Upstream,
     view: &RequestView<'_>,
     request: &Request<'_>,
-    binary_types: &BinaryMediaTypes,
-) -> Result<(u16, MethodResponse), Failure> {
-    let mut overrides = Overrides::default();
-    let payload = a.custom.request_payload(
-        view,
-        request.body,
-        request.binary,
-        request.content_type,
-        &mut overrides,
-    )?;
+    payload: &[u8],
+    overrides: &Overrides,
+) -> Result<(Outbound, Duration), Failure> {
     let mut mapped = a.service.mapped(view);
     override_params(&mut mapped.path, &overrides.request_path);
     override_multi(&mut mapped.query, &overrides.request_querystring);
@@ -248,7 +274,7 @@ async fn aws(
         stage_variables: view.landing.stage.map_or(&no_variables, |s| &s.variables),
         time: SystemTime::now(),
     };
-    let signed = a.service.request(&mapped, &payload, &call).map_err(|e| {
+    let signed = a.service.request(&mapped, payload, &call).map_err(|e| {
         log::warn!("{}: AWS integration: {e}", view.info.request_id.as_str());
         e.failure()
     })?;
@@ -258,8 +284,7 @@ async fn aws(
         headers: signed.headers,
         body: Bytes::from(signed.body),
     };
-    let response = send(client, up, outbound, a.service.timeout, view).await?;
-    respond(&a.custom, view, request, binary_types, &response, overrides)
+    Ok((outbound, a.service.timeout))
 }
 
 /// The custom Lambda integration: the payload from the request template; a function error's
@@ -272,13 +297,7 @@ async fn lambda(
     request: &Request<'_>,
 ) -> Result<MethodResponse, Failure> {
     let mut overrides = Overrides::default();
-    let payload = l.custom.request_payload(
-        view,
-        request.body,
-        request.binary,
-        request.content_type,
-        &mut overrides,
-    )?;
+    let payload = request.payload(&l.custom, view, &mut overrides)?;
     let payload = Bytes::from(payload.into_owned());
     let invocation = invoke::call(
         callers.client,
@@ -395,7 +414,7 @@ async fn send(
     client: &Client,
     up: &Upstream,
     outbound: Outbound,
-    timeout: std::time::Duration,
+    timeout: Duration,
     view: &RequestView<'_>,
 ) -> Result<Inbound, Failure> {
     client.send(&up.peer, outbound, timeout).await.map_err(|e| {
