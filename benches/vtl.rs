@@ -1,5 +1,6 @@
 //! Mapping-template rendering: AWS's PetStore "pets" response template over the sample
-//! payload (3 pets) and over 100 pets, and the all-parameters passthrough request template.
+//! payload (3 pets) and over 100 pets, the same with a few `$context` variables, and the
+//! all-parameters passthrough request template.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use std::borrow::Cow;
@@ -15,6 +16,21 @@ const PETS: &str = r#"#set($inputRoot = $input.path('$'))
 
 #end
 ]"#;
+
+const PETS_CONTEXT: &str = r#"#set($inputRoot = $input.path('$'))
+{
+  "stage" : "$context.stage",
+  "sourceIp" : "$context.identity.sourceIp",
+  "pets" : [
+#foreach($elem in $inputRoot)
+    {
+      "description" : "Item $elem.id is a $elem.type.",
+      "askingPrice" : $elem.price
+    }#if($foreach.hasNext),#end
+
+#end
+  ]
+}"#;
 
 const PARAMS: &str = r#"#set($allParams = $input.params())
 {
@@ -48,12 +64,43 @@ impl Ctx {
     }
 }
 
+/// A request start time in milliseconds since the epoch.
+const START_MS: u64 = 1_428_582_896_000;
+
 impl TemplateContext for Ctx {
+    /// Roughly what the request pipeline answers, including the computed values.
     fn context_var(&self, path: &str) -> Option<Cow<'_, str>> {
+        let b = Cow::Borrowed;
         match path {
-            "requestId" => Some(Cow::Borrowed("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")),
-            "stage" => Some(Cow::Borrowed("prod")),
-            "httpMethod" => Some(Cow::Borrowed("GET")),
+            "requestId" => Some(b("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")),
+            "extendedRequestId" => Some(b("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")),
+            "apiId" => Some(b("abc123")),
+            "accountId" => Some(b("123456789012")),
+            "stage" => Some(b("prod")),
+            "httpMethod" => Some(b("GET")),
+            "resourcePath" => Some(b("/pets")),
+            "path" => Some(b("/prod/pets")),
+            "protocol" => Some(b("HTTP/1.1")),
+            "domainName" => self.find(Some("header"), "host").map(b),
+            "domainPrefix" => self
+                .find(Some("header"), "host")
+                .and_then(|h| h.split('.').next())
+                .map(b),
+            "requestTime" => {
+                let secs = black_box(START_MS) / 1000;
+                Some(Cow::Owned(format!(
+                    "{:02}/Apr/2015:{:02}:{:02}:{:02} +0000",
+                    9,
+                    secs / 3600 % 24,
+                    secs / 60 % 60,
+                    secs % 60
+                )))
+            }
+            "requestTimeEpoch" => Some(Cow::Owned(black_box(START_MS).to_string())),
+            "identity.sourceIp" => Some(Cow::Owned(
+                std::net::Ipv4Addr::new(203, 0, 113, 9).to_string(),
+            )),
+            "identity.userAgent" => self.find(Some("header"), "user-agent").map(b),
             _ => None,
         }
     }
@@ -107,10 +154,13 @@ fn bench(c: &mut Criterion) {
         ),
     ];
     let pets_template = Template::parse(PETS).expect("pets template parses");
+    let pets_context_template =
+        Template::parse(PETS_CONTEXT).expect("pets context template parses");
     let params_template = Template::parse(PARAMS).expect("params template parses");
     for (name, template, body) in [
         ("pets_3", &pets_template, pets(3)),
         ("pets_100", &pets_template, pets(100)),
+        ("pets_3_context", &pets_context_template, pets(3)),
         ("params_passthrough", &params_template, pets(3)),
     ] {
         let ctx = Ctx {

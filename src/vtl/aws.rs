@@ -3,7 +3,10 @@
 //!
 //! [`AwsGlobals`] answers the engine's root lookups. Each root is built on first use and
 //! kept for the rest of the render. Values copy what they need out of the
-//! [`TemplateContext`], since template values may outlive the borrow.
+//! [`TemplateContext`], since template values may outlive the borrow. [`Uses`], found once
+//! per template, limits that copying to what the template can observe: `$context` holds
+//! only the variables the template reads (all of them when it may look at the whole map),
+//! and `$input` copies the request parameters only for `$input.params`.
 //!
 //! - `$input`: `body` (an empty body reads as `{}`), `path(p)` (JSONPath result as a
 //!   template value; null when the path finds nothing), `json(p)` (the result as JSON text;
@@ -17,6 +20,7 @@
 //!   which templates change with `#set`/`.put` and which are read back afterwards.
 //! - `$stageVariables`: a map of the stage variables.
 
+use super::ast::{Block, DirKind, Expr, MacroDef, Node, Part, RefKind, Reference};
 use super::json;
 use super::jsonpath::JsonPath;
 use super::value::{HostObject, Value};
@@ -73,10 +77,190 @@ pub const CONTEXT_VARIABLES: &[&str] = &[
     "customDomain.basePathMatched",
 ];
 
+/// What of `$context` and `$input` a template can observe, found from its syntax tree.
+#[derive(Debug)]
+pub(crate) struct Uses {
+    /// Whether a template may look at `$context` as a whole (every variable is copied).
+    full: bool,
+    /// The `$context` paths read, dot separated (a group path reads the whole group).
+    paths: Vec<Box<str>>,
+    /// The [`CONTEXT_VARIABLES`] on or under `paths`.
+    vars: Vec<&'static str>,
+    /// Whether a path reaches `$context.authorizer`.
+    authorizer: bool,
+    /// Whether a path reaches `requestOverride`/`responseOverride`.
+    overrides: bool,
+    /// Whether `$input.params` (or `$input` as a whole) may be used.
+    input_params: bool,
+}
+
+/// Everything may be used.
+static ALL_USES: Uses = Uses {
+    full: true,
+    paths: Vec::new(),
+    vars: Vec::new(),
+    authorizer: true,
+    overrides: true,
+    input_params: true,
+};
+
+/// Whether one of the dotted paths `a` and `b` lies on or under the other.
+fn on_path(a: &str, b: &str) -> bool {
+    let (long, short) = if a.len() >= b.len() { (a, b) } else { (b, a) };
+    long.starts_with(short) && (long.len() == short.len() || long.as_bytes()[short.len()] == b'.')
+}
+
+impl Uses {
+    /// What `block` and `macros` use.
+    pub(crate) fn of(block: &Block, macros: &[std::sync::Arc<MacroDef>]) -> Uses {
+        let mut u = Uses {
+            full: false,
+            paths: Vec::new(),
+            vars: Vec::new(),
+            authorizer: false,
+            overrides: false,
+            input_params: false,
+        };
+        u.block(block);
+        for m in macros {
+            u.block(&m.body);
+        }
+        if u.full {
+            u.authorizer = true;
+            u.overrides = true;
+        } else {
+            let wants = |name: &str| u.paths.iter().any(|p| on_path(p, name));
+            u.vars = CONTEXT_VARIABLES
+                .iter()
+                .copied()
+                .filter(|v| wants(v))
+                .collect();
+            u.authorizer = wants("authorizer");
+            u.overrides = wants("requestOverride") || wants("responseOverride");
+        }
+        u
+    }
+
+    fn block(&mut self, b: &Block) {
+        for n in &b.0 {
+            match n {
+                Node::Text(_) => {}
+                Node::Ref(r) => self.reference(r, false),
+                Node::Set(r, e) => {
+                    self.reference(r, true);
+                    self.expr(e);
+                }
+                Node::If(branches, otherwise) => {
+                    for (e, b) in branches {
+                        self.expr(e);
+                        self.block(b);
+                    }
+                    if let Some(b) = otherwise {
+                        self.block(b);
+                    }
+                }
+                Node::Directive(d) => {
+                    if d.kind == DirKind::Evaluate {
+                        // Evaluated text may name anything.
+                        self.full = true;
+                        self.input_params = true;
+                    }
+                    d.args.iter().for_each(|e| self.expr(e));
+                    if let Some(b) = &d.body {
+                        self.block(b);
+                    }
+                }
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match e {
+            Expr::Ref(r) => self.reference(r, false),
+            Expr::Str(_, Some(i)) => self.block(&i.block),
+            Expr::Range(a, b) => {
+                self.expr(a);
+                self.expr(b);
+            }
+            Expr::List(items) => items.iter().for_each(|e| self.expr(e)),
+            Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
+                self.expr(k);
+                self.expr(v);
+            }),
+            Expr::Bin(_, operands, _) => {
+                self.expr(&operands.0);
+                self.expr(&operands.1);
+            }
+            Expr::Not(e) | Expr::Group(e) => self.expr(e),
+            Expr::Str(_, None) | Expr::Int(_) | Expr::Float(_) | Expr::Bool(_) | Expr::Word(_) => {}
+        }
+    }
+
+    /// Records what `r` reads; for a `#set` target, the map it writes into is read whole.
+    fn reference(&mut self, r: &Reference, set_target: bool) {
+        for p in &r.parts {
+            match p {
+                Part::Prop(_) => {}
+                Part::Method(_, args) => args.iter().for_each(|e| self.expr(e)),
+                Part::Index(e) => self.expr(e),
+            }
+        }
+        if r.kind == RefKind::Runt {
+            return;
+        }
+        let parts = if set_target {
+            &r.parts[..r.parts.len().saturating_sub(1)]
+        } else {
+            &r.parts[..]
+        };
+        match &*r.root {
+            "context" => {
+                let mut path = String::new();
+                for p in parts {
+                    let key = match p {
+                        Part::Prop(k) => k,
+                        Part::Index(Expr::Str(k, None)) => k,
+                        Part::Method(m, args) if &**m == "get" => match &args[..] {
+                            [Expr::Str(k, None)] => k,
+                            _ => break,
+                        },
+                        _ => break,
+                    };
+                    if key.contains('.') {
+                        path.clear();
+                        break;
+                    }
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(key);
+                }
+                if path.is_empty() {
+                    self.full = true;
+                } else if !self.paths.iter().any(|p| **p == path) {
+                    self.paths.push(path.into());
+                }
+            }
+            "input" => {
+                let only_body = match parts.first() {
+                    Some(Part::Method(m, _)) => matches!(&**m, "path" | "json" | "getBody"),
+                    Some(Part::Prop(p)) => &**p == "body",
+                    _ => false,
+                };
+                if !only_body {
+                    self.input_params = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The root variables of one render.
 pub struct AwsGlobals<'a> {
     ctx: &'a dyn TemplateContext,
     seed: &'a Overrides,
+    uses: &'a Uses,
     input: OnceCell<Value>,
     util: OnceCell<Value>,
     context: OnceCell<Value>,
@@ -86,9 +270,19 @@ pub struct AwsGlobals<'a> {
 impl<'a> AwsGlobals<'a> {
     /// Globals over `ctx`; `$context.requestOverride`/`responseOverride` start from `seed`.
     pub fn new(ctx: &'a dyn TemplateContext, seed: &'a Overrides) -> Self {
+        Self::with_uses(ctx, seed, &ALL_USES)
+    }
+
+    /// Globals that copy only what `uses` says a template can observe.
+    pub(crate) fn with_uses(
+        ctx: &'a dyn TemplateContext,
+        seed: &'a Overrides,
+        uses: &'a Uses,
+    ) -> Self {
         AwsGlobals {
             ctx,
             seed,
+            uses,
             input: OnceCell::new(),
             util: OnceCell::new(),
             context: OnceCell::new(),
@@ -110,9 +304,9 @@ impl<'a> AwsGlobals<'a> {
 
     fn build(&self, name: &str) -> Value {
         match name {
-            "input" => Value::Object(Rc::new(Input::new(self.ctx))),
+            "input" => Value::Object(Rc::new(Input::new(self.ctx, self.uses.input_params))),
             "util" => Value::Object(Rc::new(Util)),
-            "context" => context_map(self.ctx, self.seed),
+            "context" => context_map(self.ctx, self.seed, self.uses),
             _ => Value::map(
                 self.ctx
                     .stage_vars()
@@ -123,8 +317,11 @@ impl<'a> AwsGlobals<'a> {
         }
     }
 
-    /// The overrides as the template left them, or None if it never touched `$context`.
+    /// The overrides as the template left them, or None if it could not reach them.
     pub fn into_overrides(self) -> Option<Overrides> {
+        if !self.uses.overrides {
+            return None;
+        }
         self.context.get().map(read_overrides)
     }
 }
@@ -186,15 +383,30 @@ fn values_map(entries: &[(String, Vec<String>)]) -> Value {
     )
 }
 
-fn context_map(ctx: &dyn TemplateContext, seed: &Overrides) -> Value {
+/// `$context` with the variables `uses` names (every one when it is full), in the order
+/// and nesting of the complete map.
+fn context_map(ctx: &dyn TemplateContext, seed: &Overrides, uses: &Uses) -> Value {
     let root = Value::map(Vec::new());
-    for name in CONTEXT_VARIABLES {
+    let vars = if uses.full {
+        CONTEXT_VARIABLES
+    } else {
+        &uses.vars[..]
+    };
+    for name in vars {
         if let Some(v) = ctx.context_var(name) {
             insert_path(&root, name, Value::str(&v));
         }
     }
-    for (k, v) in ctx.authorizer_vars() {
-        insert_path(&root, &format!("authorizer.{k}"), Value::str(&v));
+    if uses.authorizer {
+        for (k, v) in ctx.authorizer_vars() {
+            let name = format!("authorizer.{k}");
+            if uses.full || uses.paths.iter().any(|p| on_path(p, &name)) {
+                insert_path(&root, &name, Value::str(&v));
+            }
+        }
+    }
+    if !uses.overrides {
+        return root;
     }
     let path = Value::map(
         seed.request_path
@@ -307,14 +519,22 @@ struct Input {
 }
 
 impl Input {
-    fn new(ctx: &dyn TemplateContext) -> Self {
+    /// `$input` over `ctx`; the parameters are copied only `with_params`.
+    fn new(ctx: &dyn TemplateContext, with_params: bool) -> Self {
         let raw = ctx.input_body();
+        let all = |kind| {
+            if with_params {
+                ctx.input_params_all(kind)
+            } else {
+                Vec::new()
+            }
+        };
         Input {
             body: Rc::from(if raw.is_empty() { "{}" } else { raw }),
             params: Params {
-                path: ctx.input_params_all("path"),
-                querystring: ctx.input_params_all("querystring"),
-                header: ctx.input_params_all("header"),
+                path: all("path"),
+                querystring: all("querystring"),
+                header: all("header"),
             },
             doc: OnceCell::new(),
             paths: RefCell::new(Vec::new()),
@@ -652,6 +872,57 @@ mod tests {
         assert_eq!(text(&get(&claims, "sub").unwrap()), "u-1");
         assert!(get(&c, "apiId").is_none());
         assert_eq!(text(&g.root("stageVariables").unwrap()), "{a=1}");
+    }
+
+    fn uses(source: &str) -> Uses {
+        let parsed = crate::vtl::parser::parse(source).unwrap();
+        Uses::of(&parsed.block, &parsed.macros)
+    }
+
+    #[test]
+    fn uses_name_what_a_template_reads() {
+        let u = uses(
+            "$context.stage $context['requestId'] $context.identity.get('sourceIp') \
+             #set($context.requestOverride.header.x = 1)$input.path('$')",
+        );
+        assert!(!u.full && !u.input_params && !u.authorizer && u.overrides);
+        assert_eq!(u.vars, ["identity.sourceIp", "requestId", "stage"]);
+        let u =
+            uses("#macro(m $c)$c.keySet()#end#m($context.identity)$context.authorizer.claims.sub");
+        assert!(!u.full && u.authorizer && !u.overrides);
+        assert!(u.vars.iter().all(|v| v.starts_with("identity.")) && u.vars.len() == 19);
+        for whole in [
+            "$context",
+            "$context.keySet()",
+            "#set($context.x = 1)",
+            "#set($c = $context)",
+            "$context[$k]",
+            "$context['a.b']",
+            "#evaluate('')",
+        ] {
+            let u = uses(whole);
+            assert!(u.full && u.authorizer && u.overrides, "{whole}");
+        }
+        for params in ["$input.params()", "$input", "#set($i = $input)$i.json('$')"] {
+            assert!(uses(params).input_params, "{params}");
+        }
+        assert!(!uses("$input.json('$') $input.body").input_params);
+    }
+
+    #[test]
+    fn partial_context_reads_only_what_is_used() {
+        let ctx = TestContext {
+            context: vec![("requestId", "r-1"), ("stage", "prod")],
+            ..Default::default()
+        };
+        let seed = Overrides {
+            response_status: Some(404),
+            ..Default::default()
+        };
+        let u = uses("$context.stage");
+        let g = AwsGlobals::with_uses(&ctx, &seed, &u);
+        assert_eq!(text(&g.root("context").unwrap()), "{stage=prod}");
+        assert_eq!(g.into_overrides(), None);
     }
 
     #[test]

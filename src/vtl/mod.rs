@@ -143,6 +143,8 @@ struct Program {
     block: ast::Block,
     macros: Vec<Arc<ast::MacroDef>>,
     symbols: ast::Symbols,
+    /// What of the request the template can observe.
+    uses: aws::Uses,
     /// The output when the template is plain text.
     static_text: Option<String>,
 }
@@ -157,8 +159,10 @@ impl Template {
             [ast::Node::Text(t)] => Some(t.to_string()),
             _ => None,
         };
+        let uses = aws::Uses::of(&parsed.block, &parsed.macros);
         Ok(Template {
             program: Arc::new(Program {
+                uses,
                 block: parsed.block,
                 macros: parsed.macros,
                 symbols: parsed.symbols,
@@ -177,7 +181,7 @@ impl Template {
         overrides: &mut Overrides,
         out: &mut String,
     ) -> Result<(), RenderError> {
-        let globals = aws::AwsGlobals::new(ctx, overrides);
+        let globals = aws::AwsGlobals::with_uses(ctx, overrides, &self.program.uses);
         self.render_with(&globals, out)?;
         if let Some(updated) = globals.into_overrides() {
             *overrides = updated;
