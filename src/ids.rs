@@ -208,6 +208,27 @@ fn push_hex(out: &mut String, v: u64, digits: u32) {
     }
 }
 
+/// A short lower-case alphanumeric id (6 characters, like AWS's resource and deployment ids)
+/// derived from `parts`: the same parts always give the same id.
+pub fn stable_id(parts: &[&str]) -> String {
+    // FNV-1a, with a separator so ("ab", "c") and ("a", "bc") differ.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.bytes().chain([0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    (0..6)
+        .map(|_| {
+            let d = DIGITS[(h % 36) as usize];
+            h /= 36;
+            char::from(d)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +357,12 @@ mod tests {
         assert!(t[16..].bytes().all(|b| HEX.contains(&b)), "{t}");
         assert_ne!(trace_id(1), trace_id(1));
         assert!(trace_id(1).starts_with("Root=1-00000001-"));
+    }
+
+    #[test]
+    fn stable_ids() {
+        assert_eq!(stable_id(&["a", "b"]), stable_id(&["a", "b"]));
+        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
+        assert_ne!(stable_id(&["api", "/x"]), stable_id(&["api", "/y"]));
     }
 }

@@ -54,23 +54,36 @@ pub enum Source {
 }
 
 /// A JSONPath into a JSON body, written without its leading `$.`
-/// (`method.request.body.petstore.pets[0].name`), checked at load.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyPath(String);
+/// (`method.request.body.petstore.pets[0].name`), compiled at load.
+#[derive(Debug, Clone)]
+pub struct BodyPath {
+    text: String,
+    path: JsonPath,
+}
+
+impl PartialEq for BodyPath {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for BodyPath {}
 
 impl BodyPath {
     fn compile(text: &str, expr: &str) -> Result<BodyPath, String> {
-        let path = format!("$.{text}");
-        JsonPath::compile(&path)
+        let path = JsonPath::compile(&format!("$.{text}"))
             .map_err(|e| format!("Invalid mapping expression specified: {expr}: {e:?}"))?;
-        Ok(BodyPath(path))
+        Ok(BodyPath {
+            text: text.to_string(),
+            path,
+        })
     }
 
     /// The value at the path: a string as itself, anything else as JSON; None when the body
     /// is not JSON or the path finds nothing.
     fn eval(&self, body: &str) -> Option<String> {
         let root = json::parse(body).ok()?;
-        match JsonPath::compile(&self.0).ok()?.read(&root).ok()? {
+        match self.path.read(&root).ok()? {
             VtlValue::Null => None,
             VtlValue::Str(s) => Some(s.to_string()),
             v => Some(json::to_string(&v)),

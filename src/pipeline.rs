@@ -4,7 +4,6 @@
 
 use crate::compile::{Method, RestApi, Snapshot, Stage};
 use crate::ids::{ExtendedRequestId, RequestId};
-use crate::integrations::lambda::stable_id;
 use crate::integrations::Failure;
 use crate::mapping::{Location, Values};
 use crate::responses::GatewayResponseType;
@@ -84,6 +83,9 @@ pub struct RequestView<'a> {
     pub path_params: &'a [(String, String)],
     pub body: &'a str,
     pub base_path: Option<&'a str>,
+    /// The resource path the request was routed by: the end of `path`, after the stage or
+    /// base path. None before routing.
+    pub resource_path: Option<&'a str>,
 }
 
 impl RequestView<'_> {
@@ -167,11 +169,7 @@ impl TemplateContext for RequestView<'_> {
             "httpMethod" => Some(b(self.http_method)),
             "resourcePath" => self.landing.method.map(|m| b(m.resource_path.as_str())),
             "resourceId" => self.landing.method.map(|m| b(m.resource_id.as_str())),
-            "deploymentId" => self
-                .landing
-                .api
-                .zip(self.landing.stage)
-                .map(|(a, s)| Cow::Owned(stable_id(&[&a.id, &s.name]))),
+            "deploymentId" => self.landing.stage.map(|s| b(s.deployment_id.as_str())),
             "path" => Some(b(leading_slashes_collapsed(self.path))),
             "protocol" => Some(b("HTTP/1.1")),
             "domainName" => self.host().map(b),

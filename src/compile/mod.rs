@@ -9,6 +9,7 @@ use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
 use crate::config::{validate, Problem};
 use crate::functions::invoke::{FunctionTarget, InvokeEndpoint};
+use crate::ids::stable_id;
 use crate::integrations::aws::{self, AwsIntegration, AwsService};
 use crate::integrations::binary::BinaryMediaTypes;
 use crate::integrations::custom::NonProxy;
@@ -110,6 +111,8 @@ pub struct ParamDecl {
 
 pub struct Stage {
     pub name: String,
+    /// `deploymentId` as configured, else a stable id derived from the API and stage.
+    pub deployment_id: String,
     pub variables: BTreeMap<String, String>,
     /// Indexed like `RestApi::methods`.
     pub methods: Vec<StageMethod>,
@@ -598,6 +601,10 @@ impl Compiler<'_> {
             }
             stages.push(Stage {
                 name: s.stage_name.clone(),
+                deployment_id: s
+                    .deployment_id
+                    .clone()
+                    .unwrap_or_else(|| stable_id(&[&api.id, &s.stage_name])),
                 variables: s.variables.clone(),
                 methods: stage_methods,
                 access_log,
@@ -735,7 +742,7 @@ impl Compiler<'_> {
         Some(Method {
             key,
             resource_path: resource.to_string(),
-            resource_id: crate::integrations::lambda::stable_id(&[&api.id, resource]),
+            resource_id: stable_id(&[&api.id, resource]),
             authorization_type: spec
                 .authorization_type
                 .clone()

@@ -128,7 +128,7 @@ struct Context<'a> {
     api_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorizer: Option<Authorizer<'a>>,
-    deployment_id: String,
+    deployment_id: &'a str,
     domain_name: Option<&'a str>,
     domain_prefix: Option<&'a str>,
     extended_request_id: &'a str,
@@ -287,7 +287,7 @@ pub fn proxy_event(req: &EventRequest) -> String {
             account_id: view.snapshot.server.account_id.as_str(),
             api_id,
             authorizer: req.authorizer.map(Authorizer),
-            deployment_id: stable_id(&[api_id, stage_name]),
+            deployment_id: stage.map_or("", |s| s.deployment_id.as_str()),
             domain_name: host,
             domain_prefix: host.map(|h| h.split('.').next().unwrap_or(h)),
             extended_request_id: view.info.extended_request_id.as_str(),
@@ -341,13 +341,7 @@ fn header_value<'a>(view: &RequestView<'a>, name: &str) -> Option<&'a str> {
 fn event_paths<'a>(view: &RequestView<'a>, stage: &str) -> (Cow<'a, str>, Cow<'a, str>) {
     let full: &'a str = view.path;
     let collapsed = leading_slashes_collapsed(full);
-    let host = header_value(view, "host");
-    let rest = view
-        .snapshot
-        .target(host, full)
-        .map(|t| t.resource_path)
-        .filter(|rest| full.ends_with(rest));
-    let Some(rest) = rest else {
+    let Some(rest) = view.resource_path else {
         return (Cow::Borrowed(collapsed), Cow::Borrowed(collapsed));
     };
     let prefix = &full[..full.len() - rest.len()];
@@ -431,27 +425,6 @@ fn query_groups(query: Option<&str>) -> Option<Groups<'_>> {
         groups.add(k, v, false);
     }
     (!groups.0.is_empty()).then_some(groups)
-}
-
-/// A short lower-case alphanumeric id (6 characters, like AWS's resource and deployment ids)
-/// derived from `parts`: the same parts always give the same id.
-pub fn stable_id(parts: &[&str]) -> String {
-    // FNV-1a, with a separator so ("ab", "c") and ("a", "bc") differ.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for b in part.bytes().chain([0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    (0..6)
-        .map(|_| {
-            let d = DIGITS[(h % 36) as usize];
-            h /= 36;
-            char::from(d)
-        })
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -889,6 +862,7 @@ restApis:
             path_params: &[],
             body: "",
             base_path: None,
+            resource_path: Some("/hardcoded"),
         }
     }
 
@@ -969,6 +943,7 @@ restApis:
                 path_params: &params,
                 body: "",
                 base_path: None,
+                resource_path: Some(target.resource_path),
             };
             let cased: Vec<(&[u8], &[u8])> = self
                 .headers
@@ -1082,7 +1057,7 @@ restApis:
         assert_eq!(c["stage"], "stage");
         assert_eq!(c["extendedRequestId"].as_str().unwrap().len(), 16);
         let rid = c["resourceId"].as_str().unwrap();
-        assert_eq!(rid, stable_id(&["abc123defg", "/hardcoded"]));
+        assert_eq!(rid, crate::ids::stable_id(&["abc123defg", "/hardcoded"]));
         let did = c["deploymentId"].as_str().unwrap();
         for id in [rid, did] {
             assert_eq!(id.len(), 6);
@@ -1427,13 +1402,6 @@ restApis:
             Some(vec!["1", "2"])
         );
         assert_eq!(e.resource.as_deref(), Some("/pets/{petId}"));
-    }
-
-    #[test]
-    fn stable_ids() {
-        assert_eq!(stable_id(&["a", "b"]), stable_id(&["a", "b"]));
-        assert_ne!(stable_id(&["ab", "c"]), stable_id(&["a", "bc"]));
-        assert_ne!(stable_id(&["api", "/x"]), stable_id(&["api", "/y"]));
     }
 
     // --- §4.2 result table -------------------------------------------------------------------

@@ -53,6 +53,8 @@ pub struct RequestCtx {
     pub started: Instant,
     pub route: Route,
     pub base_path: Option<String>,
+    /// Where the routed resource path starts in the raw request path (bytes).
+    pub resource_offset: Option<usize>,
     /// The matched resource's path parameters (raw), for templates and gateway responses.
     pub path_params: Vec<(String, String)>,
     pub outcome: Outcome,
@@ -78,6 +80,7 @@ impl ProxyHttp for Gateway {
             started: Instant::now(),
             route: Route::default(),
             base_path: None,
+            resource_offset: None,
             path_params: Vec::new(),
             outcome: Outcome::default(),
             integration_started: None,
@@ -219,6 +222,7 @@ impl RequestCtx {
             path_params: &self.path_params,
             body,
             base_path: self.base_path.as_deref(),
+            resource_path: self.resource_offset.and_then(|o| path.get(o..)),
         }
     }
 }

@@ -115,6 +115,9 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         method: None,
     };
     ctx.base_path = target.base_path.map(str::to_string);
+    ctx.resource_offset = path
+        .ends_with(target.resource_path)
+        .then(|| path.len() - target.resource_path.len());
     let api = &snap.apis[target.api];
     let stage = &api.stages[target.stage];
     let found = HttpMethod::parse(req.method.as_str())

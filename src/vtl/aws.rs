@@ -21,6 +21,7 @@
 //! - `$stageVariables`: a map of the stage variables.
 
 use super::ast::{Block, DirKind, Expr, MacroDef, Node, Part, RefKind, Reference};
+use super::java::key_of as get;
 use super::json;
 use super::jsonpath::JsonPath;
 use super::value::{HostObject, Value};
@@ -329,17 +330,6 @@ impl<'a> AwsGlobals<'a> {
 impl Globals for AwsGlobals<'_> {
     fn root(&self, name: &str) -> Option<Value> {
         AwsGlobals::root(self, name)
-    }
-}
-
-fn get(map: &Value, key: &str) -> Option<Value> {
-    match map {
-        Value::Map(m) => m
-            .borrow()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone()),
-        _ => None,
     }
 }
 

@@ -691,6 +691,14 @@ fn map_get(m: &Rc<RefCell<Vec<(String, Value)>>>, k: &str) -> Option<Value> {
     map_entry(&m.borrow(), k).cloned()
 }
 
+/// `value.get(key)` when `value` is a map; None for anything else.
+pub(crate) fn key_of(value: &Value, key: &str) -> Option<Value> {
+    match value {
+        Value::Map(m) => map_get(m, key),
+        _ => None,
+    }
+}
+
 /// The value of `key` among a map's entries.
 pub(crate) fn map_entry<'a>(entries: &'a [(String, Value)], key: &str) -> Option<&'a Value> {
     let key = key.as_bytes();

@@ -22,6 +22,7 @@ use super::value::Value;
 use regex::Regex;
 use std::cmp::Ordering;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Why a path gave no value. Jayway throws in both cases; callers map both to "missing".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +47,7 @@ enum Step {
     Wildcard,
     Indexes(Vec<i64>),
     Slice(Option<i64>, Option<i64>),
-    Filter(Rc<Filter>),
+    Filter(Arc<Filter>),
     /// `..`: the next step applies at every depth.
     Scan,
 }
@@ -203,7 +204,7 @@ fn parse_bracket(s: &str, open: usize) -> Result<(Step, usize), PathError> {
             .find(")]")
             .ok_or_else(|| invalid("unterminated filter"))?;
         let filter = parse_filter(&inner[..inner_end])?;
-        return Ok((Step::Filter(Rc::new(filter)), open + 1 + close + 2));
+        return Ok((Step::Filter(Arc::new(filter)), open + 1 + close + 2));
     }
     // Quoted names may contain ']'.
     let mut end = None;
@@ -381,24 +382,13 @@ fn not_found(what: &str) -> PathError {
     PathError::NotFound(what.to_string())
 }
 
-fn map_get(m: &Value, key: &str) -> Option<Value> {
-    match m {
-        Value::Map(m) => m
-            .borrow()
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone()),
-        _ => None,
-    }
-}
-
 fn eval(node: &Value, root: &Value, steps: &[Step], out: &mut Vec<Value>) -> Result<(), PathError> {
     let Some((step, rest)) = steps.split_first() else {
         out.push(node.clone());
         return Ok(());
     };
     match step {
-        Step::Keys(keys) if keys.len() == 1 => match map_get(node, &keys[0]) {
+        Step::Keys(keys) if keys.len() == 1 => match super::java::key_of(node, &keys[0]) {
             Some(v) => eval(&v, root, rest, out),
             None => Err(not_found(&format!("No results for path: ['{}']", keys[0]))),
         },
