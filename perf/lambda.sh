@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Lambda proxy integration against HTTP_PROXY to the same handler, one run, side by side:
+#   fn-http    the handler as a plain HTTP server (perf/function --http)     127.0.0.1:18091
+#   tg-proxy   Tollgate GET /prod/proxy: HTTP_PROXY to that server            127.0.0.1:18093
+#   tg-lambda  Tollgate GET /prod/lambda: AWS_PROXY to the same handler run as a local function
+#              (`command`, served Tollgate's Runtime API by `lambda_runtime`), $WORKERS workers
+# Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over $ROUNDS
+# rounds, medians, ratios to tg-proxy. Then the cold start of each local worker (spawn to its
+# first `next`), as Tollgate logs it.
+#
+# Env: DURATION=5 ROUNDS=3 CONNECTIONS=16 WARMUP=1 WORKERS=2 (the function's concurrency; wrk's
+# connections beyond it queue, up to 10 per worker, as Tollgate's local functions do).
+# Builds ${CARGO_TARGET_DIR:-target}/release/{tollgate,examples/perf_function} if missing or stale.
+set -euo pipefail
+
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-16}
+WARMUP=${WARMUP:-1}
+WORKERS=${WORKERS:-2}
+
+PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$PERF_DIR")
+# shellcheck source=perf/lib.sh
+. "$PERF_DIR/lib.sh"
+RELEASE=${CARGO_TARGET_DIR:-$ROOT/target}/release
+BIN=$RELEASE/tollgate
+FN=$RELEASE/examples/perf_function
+ADMIN=127.0.0.1:19093
+
+for tool in wrk curl timeout awk sed; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+case "$DURATION$ROUNDS$CONNECTIONS$WARMUP$WORKERS" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP, WORKERS must be integers" ;; esac
+[ "$CONNECTIONS" -le $((WORKERS * 11)) ] || die "CONNECTIONS ($CONNECTIONS) over WORKERS x 11 would be throttled (429)"
+
+if [ ! -x "$BIN" ] || [ ! -x "$FN" ] || [ -n "$(find "$ROOT/src" "$PERF_DIR/function" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+    log "building $BIN and $FN ..."
+    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate --example perf_function) || die "cargo build --release failed"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-lambda-perf.XXXXXX")
+PIDS=()
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+for p in 18091 18093 19093; do port_busy "$p" && die "port $p is already in use"; done
+"$FN" --http 127.0.0.1:18091 >"$TMP/fn-http.log" 2>&1 &
+PIDS+=($!)
+wait_up "perf_function --http" "$!" http://127.0.0.1:18091/prod/direct "$TMP/fn-http.log"
+
+cat >"$TMP/tollgate.yaml" <<YAML
+server: {listen: ["127.0.0.1:18093"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1}
+functions:
+  hello: {command: ["$FN"], concurrency: $WORKERS, timeout: 3}
+restApis:
+  - id: perf
+    resources:
+      /proxy:
+        GET:
+          integration: {type: HTTP_PROXY, httpMethod: GET, uri: "http://127.0.0.1:18091/prod/proxy"}
+      /lambda:
+        GET:
+          integration:
+            type: AWS_PROXY
+            httpMethod: POST
+            uri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:hello/invocations"
+    stages: [{stageName: prod}]
+YAML
+"$BIN" run -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
+TG_PID=$!
+PIDS+=("$TG_PID")
+wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
+
+names=(fn-http tg-proxy tg-lambda)
+urls=(http://127.0.0.1:18091/prod/direct http://127.0.0.1:18093/prod/proxy http://127.0.0.1:18093/prod/lambda)
+bodies=('{"message":"hello from direct"}' '{"message":"hello from proxy"}' '{"message":"hello from lambda"}')
+labels=("handler as an HTTP server, direct" "Tollgate HTTP_PROXY to it" "Tollgate AWS_PROXY to it as a local function")
+for i in "${!names[@]}"; do
+    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
+    code=${out##*$'\n'}
+    body=${out%$'\n'*}
+    [ "$code" = 200 ] && [ "$body" = "${bodies[$i]}" ] || die "${urls[$i]} answered ${code:-nothing}: $body (expected 200 ${bodies[$i]})"
+done
+
+# Every worker has started by now (each answered `next`); their cold starts are in the log.
+for _ in $(seq 50); do
+    [ "$(grep -c 'cold start' "$TMP/tollgate.log" || true)" -ge "$WORKERS" ] && break
+    sleep 0.1
+done
+COLD=$(sed -n 's/.*function hello: worker [0-9]* (pid [0-9]*) ready, cold start \([0-9]*\) ms.*/\1/p' "$TMP/tollgate.log" | sort -n | tr '\n' ' ')
+[ -n "$COLD" ] || die "no cold start logged for function hello"
+
+n=${#names[@]}
+log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
+if [ "$WARMUP" -gt 0 ]; then
+    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
+fi
+for ((r = 0; r < ROUNDS; r++)); do
+    for ((k = 0; k < n; k++)); do
+        i=$(((r + k) % n))
+        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
+        echo "$res" >>"$TMP/res-${names[$i]}"
+        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
+    done
+done
+kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the load"
+
+declare -A RPS P99 ERRS
+for name in "${names[@]}"; do
+    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
+    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
+    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
+done
+
+echo
+echo "## Lambda perf run $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "$(machine_line) Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds alternated, medians;" \
+    "Tollgate threads: 1; local function concurrency $WORKERS."
+echo
+echo "| target | requests/s | p99 | req/s vs HTTP_PROXY | p99 vs HTTP_PROXY | errors (all rounds) |"
+echo "|---|---:|---:|---:|---:|---:|"
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
+        -v nr="${RPS[tg-proxy]}" -v np="${P99[tg-proxy]}" \
+        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
+done
+echo
+echo "Cold start of each local worker (process spawn to its first Runtime API \`next\`): ${COLD% } ms."

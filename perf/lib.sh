@@ -1,0 +1,58 @@
+# Shared by the perf/ scripts (sourced, not run): process cleanup, start-up waits, wrk runs
+# and medians. The sourcing script sets TMP (a temp dir removed on exit) and PIDS (processes
+# to stop on exit) and defines CONNECTIONS.
+
+die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+log() { echo "$*" >&2; }
+
+# Stops every process in PIDS (and their children), then removes TMP.
+cleanup() {
+    local p kids=()
+    for p in ${PIDS[@]+"${PIDS[@]}"}; do
+        # nginx workers and function workers are children: collect them before the TERM.
+        kids+=($(pgrep -P "$p" 2>/dev/null || true))
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for _ in $(seq 50); do
+        local alive=0
+        for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ "$alive" = 0 ] && break
+        sleep 0.1
+    done
+    for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -KILL "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+
+port_busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_up NAME PID URL LOGFILE: ≤ 10 s for URL to answer 200 while PID lives.
+wait_up() {
+    local name=$1 pid=$2 url=$3 logfile=$4 end=$((SECONDS + 10))
+    while [ "$SECONDS" -lt "$end" ]; do
+        kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2 || true; die "$name exited during startup (log above)"; }
+        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" = 200 ] && return 0
+        sleep 0.1
+    done
+    tail -n 30 "$logfile" >&2 || true
+    die "$name did not answer 200 on $url within 10 s (log above)"
+}
+
+# run_wrk URL SECONDS OUTFILE; prints "rps p99_ms errors" (errors = non-2xx/3xx + socket errors).
+run_wrk() {
+    timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency "$1" >"$3" 2>&1 || die "wrk failed on $1: $(cat "$3")"
+    awk '
+        /^Requests\/sec:/ { rps = $2 }
+        $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+                      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
+        /Non-2xx or 3xx responses:/ { err += $NF }
+        /Socket errors:/ { for (i = 3; i <= NF; i += 2) { n = $(i + 1); sub(/,/, "", n); err += n } }
+        END { if (rps == "") exit 1; printf "%.0f %.3f %d\n", rps, p99, err }' "$3" || die "cannot parse wrk output $3"
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# machine_line: one line describing the machine and tools, for result tables.
+machine_line() {
+    echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')," \
+        "tollgate $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
+}
