@@ -69,6 +69,39 @@ pub struct Landing<'a> {
     pub method: Option<&'a Method>,
 }
 
+/// Client headers API Gateway drops when it reads the request (§3.6): they never reach
+/// mapping expressions, templates or integrations (`keep-alive`, `proxy-connection` and
+/// `http2-settings` are hop-by-hop as well).
+pub const UNSEEN_REQUEST_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "content-md5",
+    "expect",
+    "http2-settings",
+    "keep-alive",
+    "max-forwards",
+    "proxy-authenticate",
+    "proxy-connection",
+    "server",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "www-authenticate",
+];
+
+fn unseen(name: &str) -> bool {
+    UNSEEN_REQUEST_HEADERS
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The request's headers with the names as the client wrote them (`HeaderMap` lower-cases
+/// them), for `$input.params().header`.
+pub trait CasedHeaders {
+    fn each(&self, f: &mut dyn FnMut(&str, &str));
+}
+
 /// A read-only view of one request for mapping expressions and templates.
 pub struct RequestView<'a> {
     pub snapshot: &'a Snapshot,
@@ -86,10 +119,15 @@ pub struct RequestView<'a> {
     /// The resource path the request was routed by: the end of `path`, after the stage or
     /// base path. None before routing.
     pub resource_path: Option<&'a str>,
+    /// `headers` with their original names, where the adapter has them.
+    pub cased_headers: Option<&'a (dyn CasedHeaders + Sync)>,
 }
 
 impl RequestView<'_> {
     fn header(&self, name: &str) -> Option<&str> {
+        if unseen(name) {
+            return None;
+        }
         self.headers
             .get_all(name)
             .iter()
@@ -98,6 +136,9 @@ impl RequestView<'_> {
     }
 
     fn header_all(&self, name: &str) -> Option<String> {
+        if unseen(name) {
+            return None;
+        }
         let vals: Vec<&str> = self
             .headers
             .get_all(name)
@@ -241,11 +282,18 @@ impl TemplateContext for RequestView<'_> {
         match kind {
             "path" => self.path_params.iter().for_each(|(k, v)| put(k, v)),
             "querystring" => query_pairs(self.query.unwrap_or("")).for_each(|(k, v)| put(&k, &v)),
-            "header" => self.headers.iter().for_each(|(k, v)| {
-                if let Ok(v) = v.to_str() {
-                    put(k.as_str(), v);
-                }
-            }),
+            "header" => match self.cased_headers {
+                Some(cased) => cased.each(&mut |k, v| {
+                    if !unseen(k) {
+                        put(k, v);
+                    }
+                }),
+                None => self.headers.iter().for_each(|(k, v)| {
+                    if let (false, Ok(v)) = (unseen(k.as_str()), v.to_str()) {
+                        put(k.as_str(), v);
+                    }
+                }),
+            },
             _ => {}
         }
         out

@@ -89,10 +89,71 @@ const API: &str = r#"
 
                         #end
                         ]
+          /headers:
+            POST:
+              methodResponses: [{statusCode: "200"}]
+              integration:
+                type: MOCK
+                requestTemplates:
+                  application/json: |
+                    #set($a = $input.path('$.a'))
+                    {"statusCode": #if($a == "b")200#{else}400#end}
+                integrationResponses:
+                  - statusCode: "400"
+                    selectionPattern: "400"
+                  - statusCode: "200"
+                    responseTemplates:
+                      application/json: |
+                        #set($h = $input.params().header)
+                        {"ua": "$h.get('User-Agent')", "lower": "$!h.get('user-agent')",
+                         "custom": "$h.get('X-Mixed-Case')", "len": "$input.params('Content-Length')",
+                         "conn": "$input.params('Connection')", "lenInMap": $h.containsKey('Content-Length')}
         stages:
           - stageName: test
             variables: {tier: gold}
 "#;
+
+#[test]
+fn header_params_keep_the_client_s_names_and_hide_what_aws_drops() {
+    let gw = Gateway::start(API);
+    let r = gw.request(
+        "POST",
+        "/test/headers",
+        &[
+            ("Content-Type", "application/json"),
+            ("User-Agent", "agent/1"),
+            ("X-Mixed-Case", "v"),
+            ("Connection", "keep-alive"),
+        ],
+        br#"{"a": "b"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"ua": "agent/1", "lower": "", "custom": "v", "len": "", "conn": "",
+                           "lenInMap": false})
+    );
+}
+
+#[test]
+fn a_body_nested_past_any_stack_is_not_json_and_the_gateway_survives() {
+    let gw = Gateway::start(API);
+    let deep = "[".repeat(200_000);
+    let r = gw.request(
+        "POST",
+        "/test/headers",
+        &[("Content-Type", "application/json")],
+        deep.as_bytes(),
+    );
+    assert_eq!(
+        r.status,
+        400,
+        "not JSON, so `$.a` is not \"b\": {}",
+        r.body_str()
+    );
+    let r = gw.get("/test/status/200");
+    assert_eq!(r.status, 200, "the gateway answers after the deep body");
+}
 
 #[test]
 fn the_request_template_output_decides_the_status() {

@@ -3,7 +3,9 @@
 //! integration or authorizer URI names. Pure: no I/O.
 
 use super::Failure;
-use crate::pipeline::{clf_time, epoch_ms, leading_slashes_collapsed, query_pairs, RequestView};
+use crate::pipeline::{
+    clf_time, epoch_ms, leading_slashes_collapsed, query_pairs, RequestView, UNSEEN_REQUEST_HEADERS,
+};
 use crate::responses::GatewayResponseType;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -19,29 +21,9 @@ use std::fmt;
 // Event
 // ---------------------------------------------------------------------------------------------
 
-/// Request headers that never reach a Lambda proxy event (§8.2; `keep-alive`,
-/// `proxy-connection` and `http2-settings` are hop-by-hop too). The client's
-/// `X-Forwarded-*` headers are replaced by the gateway's own.
-const DROPPED_HEADERS: &[&str] = &[
-    "connection",
-    "content-length",
-    "content-md5",
-    "expect",
-    "http2-settings",
-    "keep-alive",
-    "max-forwards",
-    "proxy-authenticate",
-    "proxy-connection",
-    "server",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "www-authenticate",
-    "x-forwarded-for",
-    "x-forwarded-port",
-    "x-forwarded-proto",
-];
+/// Request headers that never reach a Lambda proxy event besides the ones the gateway never
+/// sees: the client's `X-Forwarded-*` headers are replaced by the gateway's own.
+const REPLACED_HEADERS: &[&str] = &["x-forwarded-for", "x-forwarded-port", "x-forwarded-proto"];
 
 /// What a proxy event is built from. [`EventRequest::new`] fills the defaults.
 pub struct EventRequest<'a> {
@@ -384,7 +366,11 @@ fn header_groups<'a>(req: &EventRequest<'a>) -> Groups<'a> {
             chain.push(value);
             continue;
         }
-        if DROPPED_HEADERS.iter().any(|d| name.eq_ignore_ascii_case(d)) {
+        if UNSEEN_REQUEST_HEADERS
+            .iter()
+            .chain(REPLACED_HEADERS)
+            .any(|d| name.eq_ignore_ascii_case(d))
+        {
             continue;
         }
         has_trace |= name.eq_ignore_ascii_case("x-amzn-trace-id");
@@ -863,6 +849,7 @@ restApis:
             body: "",
             base_path: None,
             resource_path: Some("/hardcoded"),
+            cased_headers: None,
         }
     }
 
@@ -944,6 +931,7 @@ restApis:
                 body: "",
                 base_path: None,
                 resource_path: Some(target.resource_path),
+                cased_headers: None,
             };
             let cased: Vec<(&[u8], &[u8])> = self
                 .headers

@@ -69,7 +69,8 @@ impl IntegrationResponses {
                     }
                     None
                 }
-                Some(p) => Some(Regex::new(&format!("^(?s:{p})$")).map_err(|e| {
+                // Java's `Pattern.matches`: whole string, `.` stops at line ends.
+                Some(p) => Some(crate::vtl::jregex::whole_match(p).map_err(|e| {
                     SpecError::new(
                         path![i, "selectionPattern"],
                         format!("invalid selectionPattern: {e}"),

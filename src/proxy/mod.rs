@@ -14,7 +14,7 @@ use crate::access_log::AccessLogger;
 use crate::compile::Snapshot;
 use crate::integrations::Failure;
 use crate::metrics::Metrics;
-use crate::pipeline::{Landing, Outcome, RequestInfo, RequestView};
+use crate::pipeline::{CasedHeaders, Landing, Outcome, RequestInfo, RequestView};
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -223,6 +223,17 @@ impl RequestCtx {
             body,
             base_path: self.base_path.as_deref(),
             resource_path: self.resource_offset.and_then(|o| path.get(o..)),
+            cased_headers: Some(req),
+        }
+    }
+}
+
+impl CasedHeaders for RequestHeader {
+    fn each(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (name, value) in self.case_header_iter() {
+            if let (Ok(name), Ok(value)) = (std::str::from_utf8(name.as_slice()), value.to_str()) {
+                f(name, value);
+            }
         }
     }
 }

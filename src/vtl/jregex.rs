@@ -6,6 +6,16 @@ use regex::Regex;
 
 use super::java::Thrown;
 
+/// Java's predefined classes are ASCII-only (the `regex` crate's are Unicode-aware).
+const PREDEFINED: [(&str, &str); 6] = [
+    ("\\d", "[0-9]"),
+    ("\\D", "[^0-9]"),
+    ("\\w", "[a-zA-Z0-9_]"),
+    ("\\W", "[^a-zA-Z0-9_]"),
+    ("\\s", "[ \\t\\n\\x0B\\f\\r]"),
+    ("\\S", "[^ \\t\\n\\x0B\\f\\r]"),
+];
+
 /// Java's POSIX character class names and their equivalents.
 const POSIX: [(&str, &str); 12] = [
     ("Lower", "[a-z]"),
@@ -28,9 +38,14 @@ fn translate(pattern: &str) -> String {
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let posix = POSIX.iter().find_map(|(name, class)| {
-            let long = format!("\\p{{{name}}}");
-            tail.starts_with(&long).then_some((long.len(), *class))
+        let predefined = PREDEFINED
+            .iter()
+            .find_map(|(escape, class)| tail.starts_with(escape).then_some((2, *class)));
+        let posix = predefined.or_else(|| {
+            POSIX.iter().find_map(|(name, class)| {
+                let long = format!("\\p{{{name}}}");
+                tail.starts_with(&long).then_some((long.len(), *class))
+            })
         });
         match posix {
             Some((n, class)) => {
@@ -49,14 +64,27 @@ fn translate(pattern: &str) -> String {
 }
 
 fn compile(pattern: &str) -> Result<Regex, Thrown> {
-    Regex::new(&translate(pattern))
-        .map_err(|e| format!("java.util.regex.PatternSyntaxException: {e}"))
+    Regex::new(&translate(pattern)).map_err(|e| {
+        // The crate's message spans lines (pattern, caret, reason): keep it on one.
+        let reason = e
+            .to_string()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        format!("java.util.regex.PatternSyntaxException: {reason}")
+    })
+}
+
+/// A pattern that `String.matches` would apply: it must match the whole string.
+pub(crate) fn whole_match(pattern: &str) -> Result<Regex, Thrown> {
+    compile(&format!("^(?:{pattern})$"))
 }
 
 /// `String.matches`: the whole string must match.
 pub(crate) fn matches(s: &str, pattern: &str) -> Result<bool, Thrown> {
-    let re = compile(&format!("^(?:{pattern})$"))?;
-    Ok(re.is_match(s))
+    Ok(whole_match(pattern)?.is_match(s))
 }
 
 /// Appends a Java replacement string (`$n`, `${name}`, `\x`) for one match.
@@ -193,5 +221,26 @@ mod tests {
         assert!(matches("abc", "[a-c]+").unwrap());
         assert!(!matches("abcd", "[a-c]+").unwrap());
         assert!(matches("x", "\\p{Alpha}").unwrap());
+    }
+
+    #[test]
+    fn java_semantics_of_whole_matches() {
+        // `.` stops at a line end, as in a selectionPattern against a Lambda errorMessage.
+        let re = whole_match("first line.+").unwrap();
+        assert!(re.is_match("first line and more"));
+        assert!(!re.is_match("first line\nsecond line"));
+        // Predefined classes are ASCII, also inside brackets.
+        assert!(matches("42", "\\d+").unwrap());
+        assert!(!matches("\u{663}", "\\d").unwrap());
+        assert!(matches("a-1", "[\\w-]+").unwrap());
+        assert!(!matches("é", "\\w").unwrap());
+        assert!(matches("\\d", "\\\\d").unwrap());
+        // Java-only syntax is an error on one line.
+        let e = whole_match("(?<=a)b").unwrap_err();
+        assert!(
+            e.starts_with("java.util.regex.PatternSyntaxException: "),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
     }
 }

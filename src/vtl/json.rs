@@ -14,6 +14,7 @@
 
 use super::value::Value;
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// The body is not even permissive JSON.
@@ -23,12 +24,20 @@ pub struct JsonError {
     pub message: &'static str,
 }
 
+/// How deeply arrays and objects may nest. A deeper body is not JSON to the gateway (it would
+/// otherwise exhaust the worker's stack: request bodies are untrusted).
+pub const MAX_DEPTH: usize = 512;
+
+/// Objects with more keys than this find duplicates through a hash index instead of a scan.
+const INDEXED_OBJECT: usize = 16;
+
 /// Parses `text` the way json-smart's permissive parser does (see the module docs).
 pub fn parse(text: &str) -> Result<Value, JsonError> {
     let mut p = Parser {
         s: text.as_bytes(),
         src: text,
         i: 0,
+        depth: 0,
     };
     p.ws();
     if p.i >= p.s.len() {
@@ -53,6 +62,8 @@ struct Parser<'a> {
     s: &'a [u8],
     src: &'a str,
     i: usize,
+    /// Arrays and objects open around the current position.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -76,8 +87,19 @@ impl<'a> Parser<'a> {
     fn value(&mut self, stop: Stop) -> Result<Value, JsonError> {
         self.ws();
         match self.peek() {
-            Some(b'{') => self.object(),
-            Some(b'[') => self.array(),
+            Some(b'{' | b'[') if self.depth >= MAX_DEPTH => Err(self.err("JSON nested too deeply")),
+            Some(b'{') => {
+                self.depth += 1;
+                let v = self.object();
+                self.depth -= 1;
+                v
+            }
+            Some(b'[') => {
+                self.depth += 1;
+                let v = self.array();
+                self.depth -= 1;
+                v
+            }
             Some(q @ (b'"' | b'\'')) => Ok(Value::str(&self.quoted(q)?)),
             Some(_) => Ok(self.word(stop)),
             None => Err(self.err("unexpected end of JSON")),
@@ -87,6 +109,7 @@ impl<'a> Parser<'a> {
     fn object(&mut self) -> Result<Value, JsonError> {
         self.i += 1;
         let mut entries: Vec<(String, Value)> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
         loop {
             self.ws();
             match self.peek() {
@@ -117,9 +140,22 @@ impl<'a> Parser<'a> {
             }
             self.i += 1;
             let v = self.value(Stop::Object)?;
-            match entries.iter_mut().find(|(k, _)| *k == key) {
-                Some(slot) => slot.1 = v,
-                None => entries.push((key, v)),
+            let existing = if entries.len() < INDEXED_OBJECT {
+                entries.iter().position(|(k, _)| *k == key)
+            } else {
+                if index.is_empty() {
+                    index.extend(entries.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)));
+                }
+                index.get(&key).copied()
+            };
+            match existing {
+                Some(i) => entries[i].1 = v,
+                None => {
+                    if !index.is_empty() {
+                        index.insert(key.clone(), entries.len());
+                    }
+                    entries.push((key, v));
+                }
             }
             self.ws();
             match self.peek() {
@@ -485,6 +521,34 @@ mod tests {
         );
         assert_eq!(round("[]"), "[]");
         assert_eq!(round("{}"), "{}");
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse(&deep).unwrap_err().message, "JSON nested too deeply");
+        // An attacker's body: far deeper than any stack, objects and arrays mixed.
+        assert!(parse(&"[{\"a\":".repeat(50_000)).is_err());
+    }
+
+    #[test]
+    fn duplicate_keys_replace_in_place_in_wide_objects() {
+        let mut text = String::from("{");
+        for i in 0..100 {
+            text.push_str(&format!("\"k{i}\": {i},"));
+        }
+        text.push_str("\"k3\": \"again\", \"k60\": \"again\", \"last\": 1}");
+        let Value::Map(m) = parse(&text).unwrap() else {
+            panic!("not an object")
+        };
+        let m = m.borrow();
+        assert_eq!(m.len(), 101);
+        assert_eq!(m[3].0, "k3");
+        assert_eq!(to_string(&m[3].1), "\"again\"");
+        assert_eq!(to_string(&m[60].1), "\"again\"");
+        assert_eq!(m[100].0, "last");
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod ast;
 pub mod aws;
 mod eval;
 mod java;
-mod jregex;
+pub(crate) mod jregex;
 pub mod json;
 pub mod jsonpath;
 mod lexer;
