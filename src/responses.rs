@@ -542,6 +542,15 @@ impl GatewayResponses {
         }
     }
 
+    /// The API sets the status of `kind` (through its own customization or its DEFAULT_4XX /
+    /// DEFAULT_5XX one).
+    pub fn status_is_customized(&self, kind: GatewayResponseType) -> bool {
+        self.entries[kind.index()]
+            .custom
+            .as_ref()
+            .is_some_and(|c| c.status.is_some())
+    }
+
     /// [`Self::render`] with the type's default message (`None` for
     /// AUTHORIZER_CONFIGURATION_ERROR, as AWS).
     pub fn render_default(

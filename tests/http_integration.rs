@@ -34,6 +34,7 @@ const API: &str = r#"
                   integration.request.header.x-backend: method.request.header.x-client
                   integration.request.header.Accept: "'text/plain'"
                   integration.request.header.x-from-body: method.request.body.a
+                  integration.request.header.Host: "'virtual.example.com'"
                 integrationResponses:
                   - statusCode: "200"
           /status/{code}:
@@ -226,6 +227,11 @@ fn mapped_parameters_build_the_backend_request() {
         "a mapped Accept wins"
     );
     assert_eq!(req.header("content-type"), Some("application/json"));
+    assert_eq!(
+        req.headers_all("host"),
+        ["virtual.example.com"],
+        "a mapped Host replaces the backend's"
+    );
     assert_eq!(req.body_str(), r#"{"a":1}"#, "no template: passthrough");
 }
 

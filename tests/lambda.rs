@@ -296,9 +296,10 @@ fn custom_lambda_integration_selects_on_error_message() {
     assert_eq!(r.json(), json!({"fromFunction": 201}));
 }
 
-#[test]
-fn functions_behind_an_invoke_api_endpoint() {
-    let invoke_api = Backend::with_handler(|req| {
+/// An Invoke API server of our own: `/remote/fail` is a function error, `/remote/throttle`
+/// Lambda's 429, anything else a proxy result echoing the path.
+fn invoke_api() -> Backend {
+    Backend::with_handler(|req| {
         let event: Value = serde_json::from_slice(&req.body).unwrap_or_default();
         match event["path"].as_str().unwrap_or_default() {
             "/remote/fail" => Reply::json(200, r#"{"errorMessage":"boom","errorType":"E"}"#)
@@ -310,12 +311,17 @@ fn functions_behind_an_invoke_api_endpoint() {
                     .to_string(),
             ),
         }
-    });
-    let yaml = r#"
+    })
+}
+
+/// An API whose `/remote/{proxy+}` calls function `remote` at `invoke_api`.
+fn remote_api(invoke_api: &Backend, gateway_responses: &str) -> String {
+    r#"
     functions:
       remote: {endpoint: "{B}"}
     restApis:
       - id: remoteapi
+        gatewayResponses: {GR}
         resources:
           /remote/{proxy+}:
             ANY:
@@ -323,8 +329,14 @@ fn functions_behind_an_invoke_api_endpoint() {
         stages: [{stageName: test}]
     "#
     .replace("{B}", &invoke_api.url())
-    .replace("{URI}", &lambda_uri("remote"));
-    let gw = Gateway::start(&yaml);
+    .replace("{URI}", &lambda_uri("remote"))
+    .replace("{GR}", gateway_responses)
+}
+
+#[test]
+fn functions_behind_an_invoke_api_endpoint() {
+    let invoke_api = invoke_api();
+    let gw = Gateway::start(&remote_api(&invoke_api, "{}"));
     let r = gw.get("/test/remote/ok");
     assert_eq!(r.status, 200, "{}", r.body_str());
     assert_eq!(r.body_str(), "/remote/ok");
@@ -333,5 +345,24 @@ fn functions_behind_an_invoke_api_endpoint() {
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path(), "/2015-03-31/functions/remote/invocations");
     assert_eq!(gw.get("/test/remote/fail").status, 502);
-    assert_eq!(gw.get("/test/remote/throttle").status, 429);
+    // Lambda's 429 reaches API Gateway's client as 500 `Internal server error`.
+    let r = gw.get("/test/remote/throttle");
+    assert_eq!(r.status, 500, "{}", r.body_str());
+    assert_eq!(r.json(), json!({"message": "Internal server error"}));
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InternalServerErrorException")
+    );
+}
+
+#[test]
+fn a_customized_integration_failure_status_applies_to_function_errors() {
+    let invoke_api = invoke_api();
+    let responses = r#"{INTEGRATION_FAILURE: {statusCode: "503", responseTemplates: {application/json: '{"failed": "$context.error.responseType"}'}}}"#;
+    let gw = Gateway::start(&remote_api(&invoke_api, responses));
+    for path in ["/test/remote/fail", "/test/remote/throttle"] {
+        let r = gw.get(path);
+        assert_eq!(r.status, 503, "{path}: {}", r.body_str());
+        assert_eq!(r.json(), json!({"failed": "INTEGRATION_FAILURE"}), "{path}");
+    }
 }

@@ -450,6 +450,17 @@ impl ProxyError {
         }
     }
 
+    /// Lambda refused the invocation for lack of concurrency (its 429): API Gateway answers
+    /// 500 `Internal server error` through INTEGRATION_FAILURE.
+    pub fn throttled() -> ProxyError {
+        ProxyError {
+            status: 500,
+            ..ProxyError::bad_gateway(
+                "Lambda throttled the invocation (TooManyRequestsException)".into(),
+            )
+        }
+    }
+
     fn malformed(detail: &str) -> ProxyError {
         ProxyError::bad_gateway(format!(
             "Execution failed due to configuration error: Malformed Lambda proxy response ({detail})"

@@ -142,8 +142,10 @@ pub async fn invoke(
                             ctx.info.request_id.as_str(),
                             e.reason
                         );
-                        // AWS answers 502 where no gateway response type has that status.
-                        let own_status = e.status != e.failure.kind.default_status();
+                        // AWS answers 502 (or 500) where no gateway response type has that
+                        // status, unless the API sets the type's status itself.
+                        let own_status = e.status != e.failure.kind.default_status()
+                            && !api.responses.status_is_customized(e.failure.kind);
                         let mut reply =
                             respond::gateway_reply(session, ctx, snap, e.failure, &body_text);
                         if own_status {
@@ -242,7 +244,10 @@ fn http_request(
             method: &method,
         },
     );
-    headers.push(("Host".into(), up.endpoint.authority.clone()));
+    // A mapped `Host` (virtual hosting on the backend) replaces the backend's authority.
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        headers.push(("Host".into(), up.endpoint.authority.clone()));
+    }
     let outbound = Outbound {
         method,
         target,
@@ -347,7 +352,7 @@ async fn lambda_proxy(
     .await
     .map_err(|e| match e {
         InvokeFailure::Timeout => ProxyError::from(Failure::new(G::IntegrationTimeout)),
-        InvokeFailure::Throttled => ProxyError::from(Failure::new(G::Throttled)),
+        InvokeFailure::Throttled => ProxyError::throttled(),
         InvokeFailure::Failed(reason) => ProxyError::bad_gateway(reason),
     })?;
     lambda::proxy_result(
@@ -385,7 +390,8 @@ fn proxy_reply(r: ProxyResponse) -> Reply {
 fn invoke_failure(e: InvokeFailure, view: &RequestView<'_>) -> Failure {
     match e {
         InvokeFailure::Timeout => Failure::new(G::IntegrationTimeout),
-        InvokeFailure::Throttled => Failure::new(G::Throttled),
+        // Lambda's 429 is a 500 `Internal server error` to API Gateway's client.
+        InvokeFailure::Throttled => internal_error(),
         InvokeFailure::Failed(reason) => {
             log::info!("{}: Lambda: {reason}", view.info.request_id.as_str());
             internal_error()
