@@ -165,6 +165,35 @@ impl RequestView<'_> {
     fn host(&self) -> Option<&str> {
         self.header("host")
     }
+
+    /// The resource path as the integration sees it (a Lambda proxy event's `path`) and
+    /// `$context.path` (§1.3). On the default endpoint the first is the rest after the stage
+    /// with leading slashes collapsed, and `$context.path` is `/{stage}{rest}` (inner
+    /// slashes kept), also for the `/restapis/{id}/{stage}/_user_request_` form. With a
+    /// custom domain both are the request path as sent (base path included), leading
+    /// slashes collapsed.
+    pub fn paths(&self) -> (Cow<'_, str>, Cow<'_, str>) {
+        let full = self.path;
+        let collapsed = leading_slashes_collapsed(full);
+        let (Some(rest), Some(stage)) = (self.resource_path, self.landing.stage) else {
+            return (Cow::Borrowed(collapsed), Cow::Borrowed(collapsed));
+        };
+        let prefix = &full[..full.len() - rest.len()];
+        let stage_in_url = self.base_path.is_none()
+            && (prefix.trim_start_matches('/') == stage.name || prefix.starts_with("/restapis/"));
+        if !stage_in_url {
+            return (Cow::Borrowed(collapsed), Cow::Borrowed(collapsed));
+        }
+        let path = if rest.is_empty() {
+            "/"
+        } else {
+            leading_slashes_collapsed(rest)
+        };
+        (
+            Cow::Borrowed(path),
+            Cow::Owned(format!("/{}{rest}", stage.name)),
+        )
+    }
 }
 
 impl Values for RequestView<'_> {
@@ -211,7 +240,7 @@ impl TemplateContext for RequestView<'_> {
             "resourcePath" => self.landing.method.map(|m| b(m.resource_path.as_str())),
             "resourceId" => self.landing.method.map(|m| b(m.resource_id.as_str())),
             "deploymentId" => self.landing.stage.map(|s| b(s.deployment_id.as_str())),
-            "path" => Some(b(leading_slashes_collapsed(self.path))),
+            "path" => Some(self.paths().1),
             "protocol" => Some(b("HTTP/1.1")),
             "domainName" => self.host().map(b),
             "domainPrefix" => self.host().map(|h| b(h.split('.').next().unwrap_or(h))),

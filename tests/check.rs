@@ -414,3 +414,30 @@ fn template_errors_point_at_their_line_in_the_file() {
     // `${x` is at column 7 of a single-quoted value whose text starts at column 38.
     assert!(p[1].starts_with("23:44: template error at 1:7: "), "{p:?}");
 }
+
+#[test]
+fn mapping_templates_over_300_kb_are_refused() {
+    let big = "x".repeat(300 * 1024 + 1);
+    let yaml = format!(
+        r#"
+        restApis:
+          - id: a
+            resources:
+              /x:
+                POST:
+                  integration:
+                    type: MOCK
+                    requestTemplates:
+                      application/json: '{big}'
+            stages: [{{stageName: prod}}]
+        "#
+    );
+    let p = problems(&yaml);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].contains(
+            "mapping template is 307201 bytes; API Gateway's limit is 300 KB (307200 bytes)"
+        ),
+        "{p:?}"
+    );
+}

@@ -217,6 +217,25 @@ fn proxy_response_forms() {
     let r = gw.get("/test/python/x?malformed=1");
     assert_eq!(r.status, 502);
     assert_eq!(r.json()["message"], "Internal server error");
+    // The gateway's own headers win; the function's are renamed (§8.3).
+    let r = gw.get("/test/python/x?gateway_headers=1");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.header("x-amzn-Remapped-date"),
+        Some("Thu, 01 Jan 1970 00:00:00 GMT")
+    );
+    assert_eq!(r.header("x-amzn-Remapped-server"), Some("echo"));
+    assert_eq!(r.header("x-amzn-Remapped-connection"), Some("close"));
+    assert_eq!(
+        r.header("x-amzn-Remapped-x-amzn-RequestId"),
+        Some("from-function")
+    );
+    for own in ["x-amzn-RequestId", "x-amz-apigw-id", "Date"] {
+        assert_eq!(r.headers_all(own).len(), 1, "{own}: {:?}", r.headers);
+        assert_ne!(r.header(own), Some("from-function"), "{own}");
+    }
+    assert_ne!(r.header("Date"), Some("Thu, 01 Jan 1970 00:00:00 GMT"));
+    assert_eq!(r.header("Server"), None);
 }
 
 #[test]

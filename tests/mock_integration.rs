@@ -70,7 +70,7 @@ const API: &str = r#"
                 integrationResponses:
                   - statusCode: "200"
                     responseTemplates:
-                      application/json: '{"resourceId": "$context.resourceId", "deploymentId": "$context.deploymentId", "resourcePath": "$context.resourcePath"}'
+                      application/json: '{"resourceId": "$context.resourceId", "deploymentId": "$context.deploymentId", "resourcePath": "$context.resourcePath", "path": "$context.path"}'
           /pets:
             POST:
               methodResponses: [{statusCode: "200"}]
@@ -211,6 +211,9 @@ fn context_ids_are_stable() {
     let b = gw.get("/test/ids").json();
     assert_eq!(a, b);
     assert_eq!(a["resourcePath"], "/ids");
+    assert_eq!(a["path"], "/test/ids");
+    let c = gw.get("/restapis/mockapi/test/_user_request_/ids").json();
+    assert_eq!(c, a, "the same request through the /restapis URL form");
     for id in ["resourceId", "deploymentId"] {
         let v = a[id].as_str().unwrap_or_default();
         assert!(

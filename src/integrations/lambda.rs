@@ -3,9 +3,7 @@
 //! integration or authorizer URI names. Pure: no I/O.
 
 use super::Failure;
-use crate::pipeline::{
-    clf_time, epoch_ms, leading_slashes_collapsed, query_pairs, RequestView, UNSEEN_REQUEST_HEADERS,
-};
+use crate::pipeline::{clf_time, epoch_ms, query_pairs, RequestView, UNSEEN_REQUEST_HEADERS};
 use crate::responses::GatewayResponseType;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -245,7 +243,7 @@ pub fn proxy_event(req: &EventRequest) -> String {
     let method = view.landing.method;
     let stage_name = stage.map_or("", |s| s.name.as_str());
     let api_id = api.map_or("", |a| a.id.as_str());
-    let (path, context_path) = event_paths(view, stage_name);
+    let (path, context_path) = view.paths();
     let headers = header_groups(req);
     let query = query_groups(view.query);
     let host = header_value(view, "host");
@@ -314,30 +312,6 @@ fn header_value<'a>(view: &RequestView<'a>, name: &str) -> Option<&'a str> {
         .iter()
         .next_back()
         .and_then(|v| v.to_str().ok())
-}
-
-/// `path` and `requestContext.path` (§1.3). On the default endpoint `path` is the rest after
-/// the stage with leading slashes collapsed, and `requestContext.path` is `/{stage}{rest}`
-/// (inner slashes kept). With a custom domain both are the request path as sent (base path
-/// included), leading slashes collapsed.
-fn event_paths<'a>(view: &RequestView<'a>, stage: &str) -> (Cow<'a, str>, Cow<'a, str>) {
-    let full: &'a str = view.path;
-    let collapsed = leading_slashes_collapsed(full);
-    let Some(rest) = view.resource_path else {
-        return (Cow::Borrowed(collapsed), Cow::Borrowed(collapsed));
-    };
-    let prefix = &full[..full.len() - rest.len()];
-    let stage_in_url = view.base_path.is_none()
-        && (prefix.trim_start_matches('/') == stage || prefix.starts_with("/restapis/"));
-    if !stage_in_url {
-        return (Cow::Borrowed(collapsed), Cow::Borrowed(collapsed));
-    }
-    let path = if rest.is_empty() {
-        "/"
-    } else {
-        leading_slashes_collapsed(rest)
-    };
-    (Cow::Borrowed(path), Cow::Owned(format!("/{stage}{rest}")))
 }
 
 /// Event headers: names grouped case-insensitively (first spelling kept, `Authorization`

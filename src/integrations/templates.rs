@@ -33,7 +33,11 @@ fn untrimmed(src: &str, mut e: TemplateError) -> TemplateError {
     e
 }
 
-/// A set of templates, each under its content type (in file order).
+/// API Gateway's limit on a mapping template's size.
+pub const MAX_TEMPLATE_BYTES: usize = 300 * 1024;
+
+/// A set of templates, each under its content type, in content-type order (the
+/// configuration keeps template maps sorted; AWS stores them as an unordered map).
 pub struct Templates {
     entries: Vec<(String, Template)>,
 }
@@ -46,6 +50,13 @@ impl Templates {
     ) -> Result<Templates, (String, TemplateError)> {
         let mut entries = Vec::new();
         for (ct, src) in map {
+            if src.len() > MAX_TEMPLATE_BYTES {
+                let message = format!(
+                    "mapping template is {} bytes; API Gateway's limit is 300 KB ({MAX_TEMPLATE_BYTES} bytes)",
+                    src.len()
+                );
+                return Err((ct.clone(), TemplateError::at(src, 0, message)));
+            }
             // AWS trims a template before rendering it.
             let trimmed = src.trim();
             let t = Template::parse(trimmed).map_err(|e| (ct.clone(), untrimmed(src, e)))?;
@@ -84,7 +95,7 @@ impl Templates {
     }
 
     /// The response template for the request's Accept header: its first media type if a
-    /// template has it, else application/json, else the first template. Returns the content
+    /// template has it, else application/json, else the first template (by content type). Returns the content
     /// type with it.
     pub fn for_response(&self, accept: Option<&str>) -> Option<(&str, &Template)> {
         let wanted = accept.map(mime_type).filter(|a| !a.is_empty());

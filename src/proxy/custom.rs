@@ -13,6 +13,7 @@ use crate::functions::Functions;
 use crate::integrations::aws::{AwsService, Call};
 use crate::integrations::binary::{self, BinaryMediaTypes};
 use crate::integrations::custom::{internal_error, NonProxy};
+use crate::integrations::http::REMAPPED_RESPONSE_HEADERS;
 use crate::integrations::http_custom::{HttpIntegration, RequestDefaults};
 use crate::integrations::lambda::{
     self, EventRequest, LambdaCall, LambdaCustom, ProxyError, ProxyResponse,
@@ -362,20 +363,30 @@ async fn lambda_proxy(
     )
 }
 
-/// The function's response as the client gets it. Framing headers are the gateway's.
+/// The function's response as the client gets it. The gateway frames the body and writes
+/// its own `Connection`, `Content-Length`, `Date`, `Server` and `x-amzn-RequestId`: the
+/// function's are renamed `x-amzn-Remapped-*` (as for HTTP_PROXY backends, §8.3);
+/// `x-amz-apigw-id` cannot be overridden.
 fn proxy_reply(r: ProxyResponse) -> Reply {
     let mut content_type = None;
     let headers = r
         .headers
         .into_iter()
-        .filter(|(k, v)| {
+        .filter_map(|(k, v)| {
             if k.eq_ignore_ascii_case("content-type") {
-                content_type = Some(v.clone());
-                return false;
+                content_type = Some(v);
+                return None;
             }
-            !["content-length", "transfer-encoding", "connection"]
+            if let Some((_, remapped)) = REMAPPED_RESPONSE_HEADERS
                 .iter()
-                .any(|h| k.eq_ignore_ascii_case(h))
+                .find(|(n, _)| k.eq_ignore_ascii_case(n))
+            {
+                return Some(((*remapped).to_string(), v));
+            }
+            let framing = ["transfer-encoding", "x-amz-apigw-id"]
+                .iter()
+                .any(|h| k.eq_ignore_ascii_case(h));
+            (!framing).then_some((k, v))
         })
         .collect();
     Reply {

@@ -14,6 +14,8 @@ Query string controls (same as examples/lambda_echo.rs):
   multi=1             also set multiValueHeaders (X-Echo-Multi: a, b; two Set-Cookie)
   content_type=T      the response Content-Type (default none: the gateway's default)
   malformed=1         return an object with an unknown key (the gateway answers 502)
+  gateway_headers=1   also return headers the gateway writes itself (Date, Server,
+                      Connection, x-amzn-RequestId, x-amz-apigw-id)
 """
 
 import base64
@@ -78,6 +80,16 @@ def handler(event, context):
     }
     if "content_type" in q:
         response["headers"]["Content-Type"] = q["content_type"]
+    if q.get("gateway_headers") == "1":
+        response["headers"].update(
+            {
+                "Date": "Thu, 01 Jan 1970 00:00:00 GMT",
+                "Server": "echo",
+                "Connection": "close",
+                "x-amzn-RequestId": "from-function",
+                "x-amz-apigw-id": "from-function",
+            }
+        )
     if q.get("multi") == "1":
         response["multiValueHeaders"] = {
             "x-echo-multi": ["a", "b"],
