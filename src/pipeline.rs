@@ -12,6 +12,7 @@ use crate::vtl::TemplateContext;
 use http::HeaderMap;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Facts about the request that are fixed once it has been read.
@@ -20,16 +21,49 @@ pub struct RequestInfo {
     pub extended_request_id: ExtendedRequestId,
     pub start: SystemTime,
     pub source_ip: Option<std::net::IpAddr>,
+    /// `X-Amzn-Trace-Id`, made on first use.
+    trace_id: OnceLock<String>,
+    /// `$context.awsEndpointRequestId`: the request id of the AWS service or Lambda call.
+    aws_endpoint_request_id: OnceLock<String>,
 }
 
 impl RequestInfo {
-    /// `X-Amzn-Trace-Id` for an integration request that arrived without one.
-    pub fn trace_id(&self) -> String {
-        let secs = self
-            .start
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        crate::ids::trace_id(secs)
+    /// A request that arrived at `start`, with fresh ids.
+    pub fn new(start: SystemTime) -> RequestInfo {
+        RequestInfo {
+            request_id: crate::ids::request_id(),
+            extended_request_id: crate::ids::extended_request_id(),
+            start,
+            source_ip: None,
+            trace_id: OnceLock::new(),
+            aws_endpoint_request_id: OnceLock::new(),
+        }
+    }
+
+    /// Records the request id the AWS endpoint (a service or Lambda) gave the integration
+    /// call.
+    pub fn set_aws_endpoint_request_id(&self, id: &str) {
+        if !id.is_empty() {
+            let _ = self.aws_endpoint_request_id.set(id.to_string());
+        }
+    }
+
+    /// `X-Amzn-Trace-Id` for the integration request and, where AWS returns it, the
+    /// response: the client's when [`Self::adopt_trace_id`] took one, else one made from the
+    /// request's time. The same value for the whole request.
+    pub fn trace_id(&self) -> &str {
+        self.trace_id.get_or_init(|| {
+            let secs = self
+                .start
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            crate::ids::trace_id(secs)
+        })
+    }
+
+    /// Propagates the client's `X-Amzn-Trace-Id` (before the first [`Self::trace_id`]).
+    pub fn adopt_trace_id(&self, client: &str) {
+        let _ = self.trace_id.set(client.to_string());
     }
 
     /// `X-Forwarded-For` for the integration: the client's chain, then the client itself.
@@ -247,6 +281,7 @@ impl TemplateContext for RequestView<'_> {
             "accountId" => Some(b(self.snapshot.server.account_id.as_str())),
             "requestTime" => o(clf_time(self.info.start)),
             "requestTimeEpoch" => o(epoch_ms(self.info.start).to_string()),
+            "awsEndpointRequestId" => self.info.aws_endpoint_request_id.get().map(|s| b(s)),
             "identity.sourceIp" => self.info.source_ip.map(|ip| Cow::Owned(ip.to_string())),
             "identity.userAgent" => self.header("user-agent").map(b),
             "customDomain.basePathMatched" => self.base_path.map(b),

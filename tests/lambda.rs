@@ -385,3 +385,88 @@ fn a_customized_integration_failure_status_applies_to_function_errors() {
         assert_eq!(r.json(), json!({"failed": "INTEGRATION_FAILURE"}), "{path}");
     }
 }
+
+#[test]
+fn asynchronous_invocations_and_trace_ids() {
+    let invoke_api = invoke_api();
+    let yaml = r#"
+    functions:
+      remote: {endpoint: "{B}"}
+      python: {command: ["python3", "-m", "awslambdaric", "echo.handler"], workingDirectory: "{FUNCS}", timeout: 5}
+    restApis:
+      - id: asyncapi
+        resources:
+          /remote-event:
+            POST:
+              integration:
+                type: AWS
+                httpMethod: POST
+                uri: "{URI_remote}"
+                requestParameters: {integration.request.header.X-Amz-Invocation-Type: "'Event'"}
+                requestTemplates: {application/json: '{"path": "/remote/event"}'}
+                integrationResponses: [{statusCode: "200", responseTemplates: {application/json: '{"queued": true}'}}]
+          /local-event:
+            POST:
+              integration:
+                type: AWS
+                httpMethod: POST
+                uri: "{URI_python}"
+                requestParameters: {integration.request.header.X-Amz-Invocation-Type: "'Event'"}
+                requestTemplates: {application/json: '{"queryStringParameters": {"sleep_ms": "3000"}}'}
+                integrationResponses: [{statusCode: "200", responseTemplates: {application/json: '{"queued": true}'}}]
+          /proxy:
+            GET:
+              integration: {type: AWS_PROXY, httpMethod: POST, uri: "{URI_remote}"}
+        stages: [{stageName: test}]
+    "#
+    .replace("{B}", &invoke_api.url())
+    .replace("{FUNCS}", FUNCTIONS_DIR)
+    .replace("{URI_remote}", &lambda_uri("remote"))
+    .replace("{URI_python}", &lambda_uri("python"));
+    let gw = Gateway::start(&yaml);
+    let post =
+        |path: &str| gw.request("POST", path, &[("Content-Type", "application/json")], b"{}");
+    let r = post("/test/remote-event");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.json(), json!({"queued": true}));
+    let sent = invoke_api.last_request().expect("an Invoke call");
+    assert_eq!(sent.header("x-amz-invocation-type"), Some("Event"));
+    let trace = sent
+        .header("x-amzn-trace-id")
+        .expect("a trace id")
+        .to_string();
+    assert_eq!(r.header("x-amzn-trace-id"), Some(trace.as_str()));
+    // A local function runs it in the background: the caller does not wait for it.
+    let started = Instant::now();
+    let r = post("/test/local-event");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The client's trace id is propagated to the function and returned.
+    let r = gw.request(
+        "GET",
+        "/test/proxy",
+        &[(
+            "X-Amzn-Trace-Id",
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+        )],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.header("x-amzn-trace-id"),
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793")
+    );
+    let sent = invoke_api.last_request().expect("an Invoke call");
+    assert_eq!(
+        sent.header("x-amzn-trace-id"),
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793")
+    );
+    assert_eq!(
+        sent.header("x-amz-invocation-type"),
+        Some("RequestResponse")
+    );
+}

@@ -706,9 +706,18 @@ impl Compiler<'_> {
                 if int.kind == "AWS_PROXY" {
                     Integration::LambdaProxy(call)
                 } else {
+                    let invocation_type =
+                        match LambdaCustom::invocation_type(&int.request_parameters) {
+                            Ok(t) => t,
+                            Err(e) => {
+                                self.err(at(&ipath, path!["requestParameters"]), e);
+                                return None;
+                            }
+                        };
                     Integration::Lambda(Box::new(LambdaCustom {
                         call,
                         custom: self.non_proxy(&ipath, int)?,
+                        invocation_type,
                     }))
                 }
             }

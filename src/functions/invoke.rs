@@ -50,6 +50,16 @@ pub enum InvokeFailure {
     Failed(String),
 }
 
+/// What an integration adds to an invocation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InvokeOptions<'a> {
+    /// The request's `X-Amzn-Trace-Id`, passed on to the function.
+    pub trace_id: Option<&'a str>,
+    /// `X-Amz-Invocation-Type: Event`: Lambda queues the invocation and answers at once
+    /// (202, no payload).
+    pub asynchronous: bool,
+}
+
 /// Invokes the function `target` names, locally or through an Invoke API, waiting at most
 /// `timeout` (the integration's).
 pub async fn call(
@@ -59,9 +69,47 @@ pub async fn call(
     payload: Bytes,
     timeout: Duration,
 ) -> Result<Invocation, InvokeFailure> {
+    call_with(
+        client,
+        functions,
+        target,
+        payload,
+        timeout,
+        InvokeOptions::default(),
+    )
+    .await
+}
+
+/// [`call`] with the integration's trace id and invocation type.
+pub async fn call_with(
+    client: &Client,
+    functions: &Functions,
+    target: &FunctionTarget,
+    payload: Bytes,
+    timeout: Duration,
+    options: InvokeOptions<'_>,
+) -> Result<Invocation, InvokeFailure> {
     match target {
         FunctionTarget::Local(name) => {
-            match tokio::time::timeout(timeout, functions.invoke(name, payload)).await {
+            let trace_id = options.trace_id.map(str::to_string);
+            if options.asynchronous {
+                if !functions.has(name) {
+                    return Err(InvokeFailure::Failed(InvokeError::NotFound.to_string()));
+                }
+                let (functions, name) = (functions.clone(), name.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = functions.invoke_traced(&name, payload, trace_id).await {
+                        log::warn!("function {name}: asynchronous invocation failed: {e}");
+                    }
+                });
+                return Ok(Invocation {
+                    payload: Bytes::new(),
+                    function_error: None,
+                    request_id: crate::ids::request_id().as_str().to_string(),
+                });
+            }
+            let invocation = functions.invoke_traced(name, payload, trace_id);
+            match tokio::time::timeout(timeout, invocation).await {
                 Err(_) => Err(InvokeFailure::Timeout),
                 Ok(Ok(inv)) => Ok(inv),
                 Ok(Err(e)) => e.into_invocation().map_err(|e| match e {
@@ -75,41 +123,50 @@ pub async fn call(
             name,
             qualifier,
         } => {
-            invoke(
-                client,
-                endpoint,
-                name,
-                qualifier.as_deref(),
-                payload,
-                timeout,
-            )
-            .await
+            let call = RemoteCall {
+                function: name,
+                qualifier: qualifier.as_deref(),
+                options,
+            };
+            invoke(client, endpoint, &call, payload, timeout).await
         }
     }
 }
 
-/// Invokes `function` (with an optional qualifier) synchronously through an Invoke API.
+/// A function behind an Invoke API, and how to call it.
+pub struct RemoteCall<'a> {
+    pub function: &'a str,
+    pub qualifier: Option<&'a str>,
+    pub options: InvokeOptions<'a>,
+}
+
+/// Invokes a function (with an optional qualifier) through an Invoke API.
 pub async fn invoke(
     client: &Client,
     endpoint: &InvokeEndpoint,
-    function: &str,
-    qualifier: Option<&str>,
+    call: &RemoteCall<'_>,
     payload: Bytes,
     timeout: Duration,
 ) -> Result<Invocation, InvokeFailure> {
     let mut target = format!("{}/2015-03-31/functions/", endpoint.base_path);
-    target.extend(utf8_percent_encode(function, PATH_SEGMENT));
+    target.extend(utf8_percent_encode(call.function, PATH_SEGMENT));
     target.push_str("/invocations");
-    let query = qualifier
+    let query = call
+        .qualifier
         .map(|q| format!("Qualifier={}", utf8_percent_encode(q, PATH_SEGMENT)))
         .unwrap_or_default();
     let authority = endpoint.upstream.endpoint.authority.as_str();
+    let invocation_type = if call.options.asynchronous {
+        "Event"
+    } else {
+        "RequestResponse"
+    };
     let mut headers = vec![
         ("Host".to_string(), authority.to_string()),
         ("Content-Type".to_string(), "application/json".to_string()),
         (
             "X-Amz-Invocation-Type".to_string(),
-            "RequestResponse".to_string(),
+            invocation_type.to_string(),
         ),
     ];
     if let Some((region, creds)) = &endpoint.signing {
@@ -132,6 +189,10 @@ pub async fn invoke(
             &Settings::for_service("lambda"),
         );
         headers.extend(signed.headers.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    // Not signed, as AWS's SDKs do: tracing may rewrite it on the way.
+    if let Some(trace) = call.options.trace_id {
+        headers.push(("X-Amzn-Trace-Id".to_string(), trace.to_string()));
     }
     if !query.is_empty() {
         target.push('?');

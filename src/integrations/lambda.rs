@@ -365,7 +365,7 @@ fn header_groups<'a>(req: &EventRequest<'a>) -> Groups<'a> {
     if !has_trace {
         let trace = match req.trace_id {
             Some(t) => Cow::Borrowed(t),
-            None => Cow::Owned(view.info.trace_id()),
+            None => Cow::Borrowed(view.info.trace_id()),
         };
         groups.add("X-Amzn-Trace-Id".into(), trace, true);
     }
@@ -760,6 +760,32 @@ pub struct LambdaCall {
 pub struct LambdaCustom {
     pub call: LambdaCall,
     pub custom: super::custom::NonProxy,
+    /// `integration.request.header.X-Amz-Invocation-Type`: `'Event'` invokes
+    /// asynchronously (§3.5).
+    pub invocation_type: Option<crate::mapping::Source>,
+}
+
+impl LambdaCustom {
+    /// The mapped invocation type of `requestParameters`, if any.
+    pub fn invocation_type(
+        parameters: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<crate::mapping::Source>, String> {
+        parameters
+            .iter()
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case("integration.request.header.X-Amz-Invocation-Type")
+            })
+            .map(|(_, expr)| crate::mapping::Source::parse(expr, false))
+            .transpose()
+    }
+
+    /// The request asks for an asynchronous (`Event`) invocation.
+    pub fn asynchronous(&self, v: &dyn crate::mapping::Values) -> bool {
+        self.invocation_type
+            .as_ref()
+            .and_then(|s| s.eval(v))
+            .is_some_and(|t| t == "Event")
+    }
 }
 
 #[cfg(test)]
@@ -802,12 +828,10 @@ restApis:
     }
 
     fn info() -> RequestInfo {
-        RequestInfo {
-            request_id: RequestId::parse("c6af9ac6-7b61-11e6-9a41-93e8deadbeef").unwrap(),
-            extended_request_id: crate::ids::extended_request_id(),
-            start: UNIX_EPOCH + Duration::from_millis(1_764_076_867_123),
-            source_ip: Some("192.0.2.7".parse().unwrap()),
-        }
+        let mut info = RequestInfo::new(UNIX_EPOCH + Duration::from_millis(1_764_076_867_123));
+        info.request_id = RequestId::parse("c6af9ac6-7b61-11e6-9a41-93e8deadbeef").unwrap();
+        info.source_ip = Some("192.0.2.7".parse().unwrap());
+        info
     }
 
     /// `GET /stage/hardcoded` on the test API with `headers`.

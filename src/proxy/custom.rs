@@ -8,7 +8,7 @@ use super::respond::{self, Reply};
 use super::RequestCtx;
 use crate::client::{Client, ClientError, Inbound, Outbound};
 use crate::compile::{Snapshot, Upstream};
-use crate::functions::invoke::{self, FunctionTarget, InvokeFailure};
+use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
 use crate::functions::Functions;
 use crate::integrations::aws::{AwsService, Call};
 use crate::integrations::binary::{self, BinaryMediaTypes};
@@ -21,7 +21,7 @@ use crate::integrations::lambda::{
 use crate::integrations::response::{MethodResponse, Payload};
 use crate::integrations::view::IntegrationView;
 use crate::integrations::{Failure, Integration};
-use crate::pipeline::RequestView;
+use crate::pipeline::{RequestInfo, RequestView};
 use crate::responses::GatewayResponseType as G;
 use crate::vtl::Overrides;
 use bytes::Bytes;
@@ -57,16 +57,19 @@ pub async fn invoke(
     let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
     let request = Request {
         body: &body,
+        binary_types: &api.binary_media_types,
         binary: api.binary_media_types.matches(header("content-type")),
         content_type: header("content-type"),
         accept: header("accept"),
     };
+    if let Some(trace) = header("x-amzn-trace-id") {
+        ctx.info.adopt_trace_id(trace);
+    }
     let body_text = binary::template_text(&body, request.binary);
     let started = Instant::now();
     let client = callers.client;
     let stage_method = &api.stages[s].methods[m];
     let up = stage_method.upstream.as_ref();
-    let binary_types = &api.binary_media_types;
     let mut integration_status = None;
     let backend_status = |(status, r): (u16, MethodResponse)| {
         integration_status = Some(status);
@@ -80,22 +83,22 @@ pub async fn invoke(
             }
             Integration::Http(h) => backend(
                 client,
+                false,
                 up,
                 &h.custom,
                 &view,
                 &request,
-                binary_types,
                 |up, payload, overrides| http_request(h, up, &view, &request, payload, overrides),
             )
             .await
             .map(backend_status),
             Integration::Aws(a) => backend(
                 client,
+                true,
                 up,
                 &a.custom,
                 &view,
                 &request,
-                binary_types,
                 |_, payload, overrides| aws_request(a, &view, &request, &payload, overrides),
             )
             .await
@@ -115,28 +118,19 @@ pub async fn invoke(
                             .collect();
                         event.headers = &cased;
                         event.binary = request.binary;
-                        let trace_id = view.info.trace_id();
-                        event.trace_id = Some(&trace_id);
+                        event.trace_id = Some(view.info.trace_id());
                         event.port = session
                             .server_addr()
                             .and_then(|a| a.as_inet())
                             .map(|a| a.port());
                         let payload = Bytes::from(lambda::proxy_event(&event));
-                        lambda_proxy(
-                            callers,
-                            call,
-                            target,
-                            payload,
-                            &request,
-                            &api.binary_media_types,
-                        )
-                        .await
+                        lambda_proxy(callers, call, target, payload, &request, view.info).await
                     }
                     _ => Err(ProxyError::from(internal_error())),
                 };
                 ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
                 let reply = match outcome {
-                    Ok(r) => proxy_reply(r),
+                    Ok(r) => traced(proxy_reply(r), &ctx.info),
                     Err(e) => {
                         log::info!(
                             "{}: Lambda proxy: {}",
@@ -161,10 +155,16 @@ pub async fn invoke(
         }
     };
     ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
+    let mock = matches!(api.methods[m].integration, Integration::Mock(_));
     let reply = match result {
         Ok(r) => {
             ctx.outcome.integration_status = integration_status.or(Some(r.status));
-            Reply::method_response(r)
+            let reply = Reply::method_response(r);
+            if mock {
+                reply
+            } else {
+                traced(reply, &ctx.info)
+            }
         }
         Err(f) => respond::gateway_reply(session, ctx, snap, f, &body_text),
     };
@@ -174,6 +174,8 @@ pub async fn invoke(
 /// The method request as a non-proxy integration reads it.
 struct Request<'a> {
     body: &'a [u8],
+    /// The API's `binaryMediaTypes`.
+    binary_types: &'a BinaryMediaTypes,
     /// The body's Content-Type is a binary media type.
     binary: bool,
     content_type: Option<&'a str>,
@@ -193,16 +195,16 @@ impl Request<'_> {
     }
 }
 
-/// An integration with a backend (HTTP or AWS): `build` makes the request from the payload
-/// and the template's overrides, with its timeout; returns the backend status and the
-/// method response.
+/// An integration with a backend (HTTP, or AWS when `aws`): `build` makes the request from
+/// the payload and the template's overrides, with its timeout; returns the backend status and
+/// the method response.
 async fn backend(
     client: &Client,
+    aws: bool,
     up: Option<&Upstream>,
     custom: &NonProxy,
     view: &RequestView<'_>,
     request: &Request<'_>,
-    binary_types: &BinaryMediaTypes,
     build: impl FnOnce(&Upstream, Cow<'_, [u8]>, &Overrides) -> Result<(Outbound, Duration), Failure>,
 ) -> Result<(u16, MethodResponse), Failure> {
     let up = up.ok_or_else(|| Failure::new(G::ApiConfigurationError))?;
@@ -210,7 +212,14 @@ async fn backend(
     let payload = request.payload(custom, view, &mut overrides)?;
     let (outbound, timeout) = build(up, payload, &overrides)?;
     let response = send(client, up, outbound, timeout, view).await?;
-    respond(custom, view, request, binary_types, &response, overrides)
+    if aws {
+        let id = ["x-amzn-requestid", "x-amz-request-id"]
+            .iter()
+            .find_map(|h| response.headers.get(*h)?.to_str().ok());
+        view.info
+            .set_aws_endpoint_request_id(id.unwrap_or_default());
+    }
+    respond(custom, view, request, &response, overrides)
 }
 
 /// The HTTP integration's request to its backend.
@@ -228,7 +237,6 @@ fn http_request(
     let target = h
         .endpoint
         .upstream_target(&up.endpoint, None, view, Some(overrides));
-    let trace_id = view.info.trace_id();
     let api_id = view.landing.api.map_or("", |a| a.id.as_str());
     let method = h
         .endpoint
@@ -240,7 +248,7 @@ fn http_request(
         overrides,
         &RequestDefaults {
             api_id,
-            trace_id: &trace_id,
+            trace_id: view.info.trace_id(),
             content_type: request.content_type,
             method: &method,
         },
@@ -271,10 +279,9 @@ fn aws_request(
     override_multi(&mut mapped.query, &overrides.request_querystring);
     override_multi(&mut mapped.headers, &overrides.request_header);
     let no_variables = BTreeMap::new();
-    let trace_id = view.info.trace_id();
     let call = Call {
         api_id: view.landing.api.map_or("", |a| a.id.as_str()),
-        trace_id: &trace_id,
+        trace_id: view.info.trace_id(),
         client_method: view.http_method,
         client_content_type: request.content_type,
         stage_variables: view.landing.stage.map_or(&no_variables, |s| &s.variables),
@@ -305,15 +312,22 @@ async fn lambda(
     let mut overrides = Overrides::default();
     let payload = request.payload(&l.custom, view, &mut overrides)?;
     let payload = Bytes::from(payload.into_owned());
-    let invocation = invoke::call(
+    let options = InvokeOptions {
+        trace_id: Some(view.info.trace_id()),
+        asynchronous: l.asynchronous(view),
+    };
+    let invocation = invoke::call_with(
         callers.client,
         callers.functions,
         target,
         payload,
         l.call.timeout,
+        options,
     )
     .await
     .map_err(|e| invoke_failure(e, view))?;
+    view.info
+        .set_aws_endpoint_request_id(&invocation.request_id);
     let selector = match invocation.function_error {
         Some(_) => lambda::error_message(&invocation.payload).unwrap_or_default(),
         None => String::new(),
@@ -341,14 +355,19 @@ async fn lambda_proxy(
     target: &FunctionTarget,
     event: Bytes,
     request: &Request<'_>,
-    binary_types: &BinaryMediaTypes,
+    info: &RequestInfo,
 ) -> Result<ProxyResponse, ProxyError> {
-    let invocation = invoke::call(
+    let options = InvokeOptions {
+        trace_id: Some(info.trace_id()),
+        asynchronous: false,
+    };
+    let invocation = invoke::call_with(
         callers.client,
         callers.functions,
         target,
         event,
         call.timeout,
+        options,
     )
     .await
     .map_err(|e| match e {
@@ -356,10 +375,11 @@ async fn lambda_proxy(
         InvokeFailure::Throttled => ProxyError::throttled(),
         InvokeFailure::Failed(reason) => ProxyError::bad_gateway(reason),
     })?;
+    info.set_aws_endpoint_request_id(&invocation.request_id);
     lambda::proxy_result(
         invocation.function_error.as_deref(),
         &invocation.payload,
-        binary_types.matches(request.accept),
+        request.binary_types.matches(request.accept),
     )
 }
 
@@ -395,6 +415,15 @@ fn proxy_reply(r: ProxyResponse) -> Reply {
         content_type: content_type.unwrap_or_else(|| "application/json".into()),
         body: Bytes::from(r.body),
     }
+}
+
+/// A successful AWS, AWS_PROXY or HTTP integration response carries the request's
+/// `X-Amzn-Trace-Id` (MOCK, HTTP_PROXY and gateway errors do not: §7.3).
+fn traced(mut reply: Reply, info: &RequestInfo) -> Reply {
+    reply
+        .headers
+        .push(("X-Amzn-Trace-Id".into(), info.trace_id().to_string()));
+    reply
 }
 
 /// The gateway response for a Lambda invocation that produced no result.
@@ -453,7 +482,6 @@ fn respond(
     custom: &NonProxy,
     view: &RequestView<'_>,
     request: &Request<'_>,
-    binary_types: &BinaryMediaTypes,
     response: &Inbound,
     mut overrides: Overrides,
 ) -> Result<(u16, MethodResponse), Failure> {
@@ -463,8 +491,8 @@ fn respond(
         .and_then(|v| v.to_str().ok());
     let payload = Payload {
         body: &response.body,
-        binary: binary_types.matches(response_type),
-        accept_binary: binary_types.matches(request.accept),
+        binary: request.binary_types.matches(response_type),
+        accept_binary: request.binary_types.matches(request.accept),
     };
     let text = binary::template_text(&response.body, payload.binary);
     let iview = IntegrationView {

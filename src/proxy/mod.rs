@@ -71,12 +71,7 @@ impl ProxyHttp for Gateway {
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx {
             snapshot: None,
-            info: RequestInfo {
-                request_id: crate::ids::request_id(),
-                extended_request_id: crate::ids::extended_request_id(),
-                start: std::time::SystemTime::now(),
-                source_ip: None,
-            },
+            info: RequestInfo::new(std::time::SystemTime::now()),
             started: Instant::now(),
             route: Route::default(),
             base_path: None,
