@@ -1,6 +1,7 @@
 //! The Pingora adapter: `impl ProxyHttp` for the gateway. Each phase calls into the pipeline
 //! and integrations; this module only moves bytes and headers between them and Pingora.
 
+mod admission;
 mod custom;
 mod failure;
 mod forward;

@@ -1,4 +1,4 @@
-//! `request_filter`: find the API, stage and method, check the method request, then either
+//! `request_filter`: find the API, stage and method, admit the request, then either
 //! answer (non-proxy integrations, gateway responses) or prepare the HTTP_PROXY upstream
 //! request.
 
@@ -32,7 +32,13 @@ pub async fn request_filter(
         .client_addr()
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
-    match route(session, ctx, &snap) {
+    let step = match route(session, ctx, &snap) {
+        Ok(step) => super::admission::admit(callers, session, ctx, &snap)
+            .await
+            .map(|()| step),
+        Err(failure) => Err(failure),
+    };
+    match step {
         Ok(Step::Proxy) => {
             // The backend never sees `Expect` (§8.2), so the gateway answers it.
             continue_if_expected(session).await?;
@@ -98,7 +104,7 @@ enum Step {
     Custom,
 }
 
-/// Resolution, routing and method request checks; prepares the upstream for HTTP_PROXY.
+/// Resolution and routing; prepares the upstream for HTTP_PROXY.
 fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<Step, Failure> {
     let req = session.req_header();
     let raw = std::str::from_utf8(req.raw_path()).map_err(|_| forbidden())?;
@@ -134,7 +140,6 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         return Err(Failure::new(G::RequestTooLarge));
     }
     let view = ctx.view(snap, req, "");
-    pipeline::validate_parameters(method, &view)?;
     match &method.integration {
         Integration::HttpProxy(p) => {
             if p.illegal_header_mapping {
