@@ -25,6 +25,55 @@ pub struct RequestInfo {
     trace_id: OnceLock<String>,
     /// `$context.awsEndpointRequestId`: the request id of the AWS service or Lambda call.
     aws_endpoint_request_id: OnceLock<String>,
+    /// `$context.identity.*` as access control and the API key step establish it.
+    pub identity: CallerIdentity,
+    /// `$context.authorizer.*` when an authorizer ran, in order: `principalId`, context keys,
+    /// `claims.<name>`. Every value is a string, as AWS passes them.
+    pub authorizer: Option<Vec<(String, String)>>,
+    /// A Lambda authorizer's `usageIdentifierKey`: the API key when `apiKeySource` is
+    /// `AUTHORIZER`.
+    pub usage_identifier_key: Option<String>,
+    /// The caller may refresh a cached response with `Cache-Control: max-age=0`
+    /// (`execute-api:InvalidateCache` allowed).
+    pub may_invalidate_cache: bool,
+}
+
+/// `$context.identity` values beyond `sourceIp` and `userAgent`; None is JSON `null`.
+#[derive(Debug, Clone, Default)]
+pub struct CallerIdentity {
+    pub access_key: Option<String>,
+    pub account_id: Option<String>,
+    pub api_key: Option<String>,
+    pub api_key_id: Option<String>,
+    pub caller: Option<String>,
+    pub cognito_authentication_provider: Option<String>,
+    pub cognito_authentication_type: Option<String>,
+    pub cognito_identity_id: Option<String>,
+    pub cognito_identity_pool_id: Option<String>,
+    pub principal_org_id: Option<String>,
+    pub user: Option<String>,
+    pub user_arn: Option<String>,
+}
+
+impl CallerIdentity {
+    /// The value of `$context.identity.<name>` for the names held here.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        match name {
+            "accessKey" => self.access_key.as_deref(),
+            "accountId" => self.account_id.as_deref(),
+            "apiKey" => self.api_key.as_deref(),
+            "apiKeyId" => self.api_key_id.as_deref(),
+            "caller" => self.caller.as_deref(),
+            "cognitoAuthenticationProvider" => self.cognito_authentication_provider.as_deref(),
+            "cognitoAuthenticationType" => self.cognito_authentication_type.as_deref(),
+            "cognitoIdentityId" => self.cognito_identity_id.as_deref(),
+            "cognitoIdentityPoolId" => self.cognito_identity_pool_id.as_deref(),
+            "principalOrgId" => self.principal_org_id.as_deref(),
+            "user" => self.user.as_deref(),
+            "userArn" => self.user_arn.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl RequestInfo {
@@ -37,6 +86,10 @@ impl RequestInfo {
             source_ip: None,
             trace_id: OnceLock::new(),
             aws_endpoint_request_id: OnceLock::new(),
+            identity: CallerIdentity::default(),
+            authorizer: None,
+            usage_identifier_key: None,
+            may_invalidate_cache: false,
         }
     }
 
@@ -309,8 +362,26 @@ impl TemplateContext for RequestView<'_> {
             "error.responseType" => outcome
                 .and_then(|x| x.error.as_ref())
                 .map(|e| b(e.kind.as_str())),
-            _ => None,
+            _ => {
+                if let Some(name) = path.strip_prefix("identity.") {
+                    self.info.identity.get(name).map(b)
+                } else {
+                    let key = path.strip_prefix("authorizer.")?;
+                    let values = self.info.authorizer.as_ref()?;
+                    values.iter().find(|(k, _)| k == key).map(|(_, v)| b(v))
+                }
+            }
         }
+    }
+
+    fn authorizer_vars(&self) -> Vec<(String, String)> {
+        self.info
+            .authorizer
+            .iter()
+            .flatten()
+            .filter(|(k, _)| k != "principalId")
+            .cloned()
+            .collect()
     }
 
     fn stage_var(&self, name: &str) -> Option<&str> {

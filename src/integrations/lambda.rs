@@ -41,12 +41,6 @@ pub struct EventRequest<'a> {
     pub port: Option<u16>,
     /// `X-Forwarded-Proto`: `http` or `https`.
     pub proto: &'a str,
-    /// Caller identity beyond `sourceIp`/`userAgent` (IAM, Cognito, API key).
-    pub identity: Identity<'a>,
-    /// `requestContext.authorizer` when an authorizer ran, in order: `principalId`, context
-    /// keys, `claims.<name>` (grouped under `claims`). Every value is a string, as AWS
-    /// passes them. None: no `authorizer` key at all.
-    pub authorizer: Option<&'a [(String, String)]>,
 }
 
 impl<'a> EventRequest<'a> {
@@ -59,28 +53,8 @@ impl<'a> EventRequest<'a> {
             trace_id: None,
             port: None,
             proto: "http",
-            identity: Identity::default(),
-            authorizer: None,
         }
     }
-}
-
-/// `requestContext.identity` values that an authorizer or API key check supplies; None is
-/// JSON `null` (`apiKey`/`apiKeyId`: the key is left out).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Identity<'a> {
-    pub access_key: Option<&'a str>,
-    pub account_id: Option<&'a str>,
-    pub api_key: Option<&'a str>,
-    pub api_key_id: Option<&'a str>,
-    pub caller: Option<&'a str>,
-    pub cognito_authentication_provider: Option<&'a str>,
-    pub cognito_authentication_type: Option<&'a str>,
-    pub cognito_identity_id: Option<&'a str>,
-    pub cognito_identity_pool_id: Option<&'a str>,
-    pub principal_org_id: Option<&'a str>,
-    pub user: Option<&'a str>,
-    pub user_arn: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -252,7 +226,7 @@ pub fn proxy_event(req: &EventRequest) -> String {
         (false, true) => Some(Cow::Owned(STANDARD.encode(req.body))),
         (false, false) => Some(String::from_utf8_lossy(req.body)),
     };
-    let id = &req.identity;
+    let id = &view.info.identity;
     let event = Event {
         resource: method.map_or("", |m| m.resource_path.as_str()),
         path,
@@ -266,27 +240,27 @@ pub fn proxy_event(req: &EventRequest) -> String {
         request_context: Context {
             account_id: view.snapshot.server.account_id.as_str(),
             api_id,
-            authorizer: req.authorizer.map(Authorizer),
+            authorizer: view.info.authorizer.as_deref().map(Authorizer),
             deployment_id: stage.map_or("", |s| s.deployment_id.as_str()),
             domain_name: host,
             domain_prefix: host.map(|h| h.split('.').next().unwrap_or(h)),
             extended_request_id: view.info.extended_request_id.as_str(),
             http_method: view.http_method,
             identity: IdentityJson {
-                access_key: id.access_key,
-                account_id: id.account_id,
-                api_key: id.api_key,
-                api_key_id: id.api_key_id,
-                caller: id.caller,
-                cognito_authentication_provider: id.cognito_authentication_provider,
-                cognito_authentication_type: id.cognito_authentication_type,
-                cognito_identity_id: id.cognito_identity_id,
-                cognito_identity_pool_id: id.cognito_identity_pool_id,
-                principal_org_id: id.principal_org_id,
+                access_key: id.access_key.as_deref(),
+                account_id: id.account_id.as_deref(),
+                api_key: id.api_key.as_deref(),
+                api_key_id: id.api_key_id.as_deref(),
+                caller: id.caller.as_deref(),
+                cognito_authentication_provider: id.cognito_authentication_provider.as_deref(),
+                cognito_authentication_type: id.cognito_authentication_type.as_deref(),
+                cognito_identity_id: id.cognito_identity_id.as_deref(),
+                cognito_identity_pool_id: id.cognito_identity_pool_id.as_deref(),
+                principal_org_id: id.principal_org_id.as_deref(),
                 source_ip: view.info.source_ip.map(|ip| ip.to_string()),
-                user: id.user,
+                user: id.user.as_deref(),
                 user_agent: header_value(view, "user-agent"),
-                user_arn: id.user_arn,
+                user_arn: id.user_arn.as_deref(),
             },
             path: context_path,
             protocol: "HTTP/1.1",
@@ -1338,20 +1312,19 @@ restApis:
     #[test]
     fn authorizer_and_api_key_extension_points() {
         let snap = snapshot();
-        let info = info();
-        let map = http::HeaderMap::new();
-        let view = hardcoded_view(&snap, &info, &map);
-        let values = vec![
+        let mut info = info();
+        info.authorizer = Some(vec![
             ("principalId".to_string(), "user-1".to_string()),
             ("number".to_string(), "1".to_string()),
             ("claims.sub".to_string(), "abc".to_string()),
             ("claims.email".to_string(), "a@b.c".to_string()),
             ("flag".to_string(), "true".to_string()),
-        ];
-        let mut req = EventRequest::new(&view, b"");
-        req.authorizer = Some(&values);
-        req.identity.api_key = Some("key-value");
-        req.identity.api_key_id = Some("key-id");
+        ]);
+        info.identity.api_key = Some("key-value".into());
+        info.identity.api_key_id = Some("key-id".into());
+        let map = http::HeaderMap::new();
+        let view = hardcoded_view(&snap, &info, &map);
+        let req = EventRequest::new(&view, b"");
         let json = proxy_event(&req);
         let e: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(
@@ -1361,6 +1334,15 @@ restApis:
         assert!(json.contains(r#""apiId":"abc123defg","authorizer":{"principalId":"user-1","#));
         assert_eq!(e["requestContext"]["identity"]["apiKey"], "key-value");
         assert_eq!(e["requestContext"]["identity"]["apiKeyId"], "key-id");
+        // The same values reach `$context` in mapping templates.
+        use crate::vtl::TemplateContext;
+        let var = |name: &str| view.context_var(name).map(|v| v.into_owned());
+        assert_eq!(var("authorizer.principalId").as_deref(), Some("user-1"));
+        assert_eq!(var("authorizer.claims.sub").as_deref(), Some("abc"));
+        assert_eq!(var("identity.apiKeyId").as_deref(), Some("key-id"));
+        assert_eq!(var("identity.userArn"), None);
+        let keys: Vec<String> = view.authorizer_vars().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(keys, ["number", "claims.sub", "claims.email", "flag"]);
     }
 
     #[test]
