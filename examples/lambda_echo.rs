@@ -5,8 +5,8 @@
 //! event field of the wrong type fails the invocation. The response body is JSON describing
 //! what the function parsed (`method`, `path`, `resource`, `headers`, `multiValueHeaders`,
 //! `queryStringParameters`, `multiValueQueryStringParameters`, `pathParameters`,
-//! `stageVariables`, `body`, `isBase64Encoded`, `requestContext`) plus the event as received
-//! (`raw`).
+//! `stageVariables`, `body`, `isBase64Encoded`, `requestContext`), the worker's process id
+//! (`worker`) and the event as received (`raw`).
 //!
 //! Query string controls:
 //! - `status=NNN`: the response status (default 200)
@@ -122,6 +122,7 @@ fn describe(req: &ApiGatewayProxyRequest, raw: Value, invocation_id: &str) -> Va
             },
         },
         "invocationRequestId": invocation_id,
+        "worker": std::process::id(),
         "raw": raw,
     })
 }

@@ -470,3 +470,91 @@ fn asynchronous_invocations_and_trace_ids() {
         Some("RequestResponse")
     );
 }
+
+/// Whether a process exists and has not exited (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+fn gone_within(pid: u32, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+#[test]
+fn reloads_keep_warm_workers_and_shutdown_stops_them() {
+    let config = api();
+    let gw = Gateway::start(&config);
+    // `slow` has one worker: every invocation reports the same process.
+    let worker = || {
+        gw.get("/test/slow").json()["worker"]
+            .as_u64()
+            .expect("worker") as u32
+    };
+    let warm = worker();
+    assert!(alive(warm));
+    // A reload that leaves the function alone keeps its warm worker.
+    assert!(gw.reload(&config.replace("{tier: gold}", "{tier: silver}")));
+    assert_eq!(worker(), warm);
+    // Changing the function's settings replaces its worker; the old one is stopped.
+    let changed = config.replace("concurrency: 1, timeout: 1}", "concurrency: 1, timeout: 2}");
+    assert_ne!(changed, config);
+    assert!(gw.reload(&changed));
+    let replaced = worker();
+    assert_ne!(replaced, warm);
+    assert!(
+        gone_within(warm, Duration::from_secs(10)),
+        "the replaced worker {warm} still runs"
+    );
+    // Shutdown stops every worker.
+    let rust = gw.get("/test/rust/x").json()["worker"]
+        .as_u64()
+        .expect("worker") as u32;
+    gw.signal("TERM");
+    for pid in [replaced, rust] {
+        assert!(
+            gone_within(pid, Duration::from_secs(20)),
+            "worker {pid} outlived shutdown"
+        );
+    }
+}
+
+#[test]
+fn a_full_queue_is_lambda_throttling() {
+    let gw = Gateway::start(&api());
+    // `slow` has one worker and room for ten waiting invocations: of twelve at once, one
+    // runs, ten wait their turn and one is throttled, which API Gateway reports as a 500.
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let addr = gw.addr;
+            std::thread::spawn(move || request(addr, "GET", "/test/slow?sleep_ms=300", &[], b""))
+        })
+        .collect();
+    let responses: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let refused: Vec<&Response> = responses.iter().filter(|r| r.status != 200).collect();
+    assert_eq!(
+        refused.len(),
+        1,
+        "{:?}",
+        responses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(refused[0].status, 500);
+    assert_eq!(
+        refused[0].json(),
+        json!({"message": "Internal server error"})
+    );
+    assert_eq!(
+        refused[0].header("x-amzn-ErrorType"),
+        Some("InternalServerErrorException")
+    );
+}

@@ -338,10 +338,12 @@ async fn lambda(
         headers: None,
         body: &text,
     };
+    // Lambda answers JSON (never a binary media type); a binary `Accept` with passthrough
+    // decodes a base64 answer, as for an HTTP backend.
     let payload = Payload {
         body: &invocation.payload,
         binary: false,
-        accept_binary: false,
+        accept_binary: request.binary_types.matches(request.accept),
     };
     l.custom
         .responses
