@@ -39,7 +39,7 @@ fn api() -> String {
     r#"
     functions:
       rust: {command: ["{RUST}"], concurrency: 2, timeout: 2}
-      python: {command: ["python3", "-m", "awslambdaric", "echo.handler"], workingDirectory: "{FUNCS}", timeout: 3}
+      python: {command: ["python3", "-m", "awslambdaric", "echo.handler"], workingDirectory: "{FUNCS}", timeout: 10}
       slow: {command: ["{RUST}"], concurrency: 1, timeout: 1}
     restApis:
       - id: lambdaapi
@@ -532,15 +532,19 @@ fn reloads_keep_warm_workers_and_shutdown_stops_them() {
 #[test]
 fn a_full_queue_is_lambda_throttling() {
     let gw = Gateway::start(&api());
-    // `slow` has one worker and room for ten waiting invocations: of twelve at once, one
-    // runs, ten wait their turn and one is throttled, which API Gateway reports as a 500.
-    let handles: Vec<_> = (0..12)
-        .map(|_| {
-            let addr = gw.addr;
-            std::thread::spawn(move || request(addr, "GET", "/test/slow?sleep_ms=300", &[], b""))
-        })
+    assert_eq!(gw.get("/test/slow").status, 200, "warm");
+    // `slow` has one worker and room for ten waiting invocations. While it runs one long
+    // invocation, ten of eleven more wait their turn and one is throttled, which API Gateway
+    // reports as a 500.
+    let addr = gw.addr;
+    let long =
+        std::thread::spawn(move || request(addr, "GET", "/test/slow?sleep_ms=800", &[], b""));
+    std::thread::sleep(Duration::from_millis(200));
+    let handles: Vec<_> = (0..11)
+        .map(|_| std::thread::spawn(move || request(addr, "GET", "/test/slow", &[], b"")))
         .collect();
     let responses: Vec<Response> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(long.join().unwrap().status, 200);
     let refused: Vec<&Response> = responses.iter().filter(|r| r.status != 200).collect();
     assert_eq!(
         refused.len(),
@@ -557,4 +561,81 @@ fn a_full_queue_is_lambda_throttling() {
         refused[0].header("x-amzn-ErrorType"),
         Some("InternalServerErrorException")
     );
+}
+
+const VERIFY_SIGV4: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/aws/verify_sigv4.py");
+
+/// A function not in `functions:` is invoked on AWS Lambda, here the Invoke server that
+/// `awsEndpoints.lambda` names, signed with the environment's credentials; botocore, given the
+/// recorded request, computes the same `Authorization`.
+#[test]
+fn aws_lambda_invocations_are_signed_as_botocore_signs_them() {
+    use base64::Engine;
+    let backend = invoke_api();
+    let config = remote_api(&backend, "{}")
+        .replace("      remote: {endpoint: \"", "      other: {endpoint: \"")
+        .replace(
+            "    functions:",
+            &format!(
+                "    awsEndpoints: {{lambda: \"{}\"}}\n    functions:",
+                backend.url()
+            ),
+        );
+    let (key, secret, token) = (
+        "AKIDEXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "session-token",
+    );
+    let gw = Gateway::start_with_env(
+        &config,
+        &[
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_SESSION_TOKEN", token),
+        ],
+    );
+    let r = gw.get("/test/remote/signed");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.body_str(), "/remote/signed");
+    let seen = backend
+        .last_request()
+        .expect("the invoke server was called");
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.path(), "/2015-03-31/functions/remote/invocations");
+    let header = |name: &str| {
+        seen.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("X-Amz-Security-Token"), Some(token));
+    let recorded = json!({
+        "method": seen.method,
+        "url": format!("{}{}", backend.url(), seen.target),
+        "headers": seen.headers,
+        "body_b64": base64::engine::general_purpose::STANDARD.encode(&seen.body),
+    });
+    let mut child = std::process::Command::new("python3")
+        .args([VERIFY_SIGV4, "lambda", "us-east-1", key, secret, token])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (botocore: scripts/deps.sh installs it)");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(recorded.to_string().as_bytes())
+        .expect("write the request");
+    let out = child.wait_with_output().expect("verify_sigv4.py");
+    assert!(out.status.success(), "verify_sigv4.py failed");
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("JSON verdict");
+    assert!(
+        verdict["got"]
+            .as_str()
+            .is_some_and(|a| a.contains("/us-east-1/lambda/aws4_request")),
+        "{verdict}"
+    );
+    assert_eq!(verdict["expected"], verdict["got"]);
 }

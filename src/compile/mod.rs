@@ -369,10 +369,13 @@ impl Compiler<'_> {
                     );
                     return None;
                 };
-                (
-                    format!("https://lambda.{region}.amazonaws.com"),
-                    Some((region, creds)),
-                )
+                // `awsEndpoints.lambda` stands in for AWS Lambda (still signed).
+                let url = self
+                    .aws_endpoints
+                    .get("lambda")
+                    .cloned()
+                    .unwrap_or_else(|| format!("https://lambda.{region}.amazonaws.com"));
+                (url, Some((region, creds)))
             }
         };
         let reached = aws::parse_endpoint_url(&url).and_then(|ep| {
