@@ -141,6 +141,19 @@ impl Source {
         Err(bad())
     }
 
+    /// Every value of a source mapped onto a query string: one per occurrence for
+    /// `method.request.multivaluequerystring.*`, else [`Self::eval`]'s (empty: not mapped).
+    pub fn eval_query<'a>(&'a self, v: &'a dyn Values) -> Vec<Cow<'a, str>> {
+        let values = match self {
+            Source::Request(Location::MultiValueQueryString, name) => v.query_param_values(name),
+            _ => self.eval(v).into_iter().collect(),
+        };
+        if values.iter().all(|x| x.is_empty()) {
+            return Vec::new();
+        }
+        values
+    }
+
     /// The value, or None when the source is absent (an absent value is not mapped).
     pub fn eval<'a>(&'a self, v: &'a dyn Values) -> Option<Cow<'a, str>> {
         match self {
@@ -173,6 +186,13 @@ pub trait Values {
     }
     fn integration_body(&self) -> Option<&str> {
         None
+    }
+    /// Every value of a query parameter in request order, for `multivaluequerystring`
+    /// mapped onto a query string (each value is sent on its own, commas and all).
+    fn query_param_values(&self, name: &str) -> Vec<Cow<'_, str>> {
+        self.request_param(Location::MultiValueQueryString, name)
+            .map(|v| v.split(',').map(|s| Cow::Owned(s.to_string())).collect())
+            .unwrap_or_default()
     }
 }
 

@@ -297,6 +297,10 @@ impl Values for RequestView<'_> {
         }
     }
 
+    fn query_param_values(&self, name: &str) -> Vec<Cow<'_, str>> {
+        self.query_values(name).collect()
+    }
+
     fn request_body(&self) -> &str {
         self.body
     }

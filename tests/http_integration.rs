@@ -22,6 +22,7 @@ const API: &str = r#"
               requestParameters:
                 method.request.path.id: true
                 method.request.querystring.q: false
+                method.request.multivaluequerystring.tag: false
                 method.request.header.x-client: false
               integration:
                 type: HTTP
@@ -31,6 +32,7 @@ const API: &str = r#"
                   integration.request.path.itemId: method.request.path.id
                   integration.request.querystring.search: method.request.querystring.q
                   integration.request.querystring.stage: "'fixed'"
+                  integration.request.querystring.tag: method.request.multivaluequerystring.tag
                   integration.request.header.x-backend: method.request.header.x-client
                   integration.request.header.Accept: "'text/plain'"
                   integration.request.header.x-from-body: method.request.body.a
@@ -203,7 +205,7 @@ fn mapped_parameters_build_the_backend_request() {
     let f = Fixture::new();
     let r = f.gw.request(
         "POST",
-        "/test/mapped/42?q=blue%20cats&other=no",
+        "/test/mapped/42?q=blue%20cats&other=no&tag=a,b&tag=c",
         &[("x-client", "c1"), ("Content-Type", "application/json")],
         br#"{"a":1}"#,
     );
@@ -215,6 +217,10 @@ fn mapped_parameters_build_the_backend_request() {
     assert!(q.contains("search=blue%20cats"), "{q}");
     assert!(q.contains("stage=fixed"), "{q}");
     assert!(!q.contains("other"), "{q}");
+    assert!(
+        q.contains("tag=a%2Cb&tag=c"),
+        "each value of a multi-value parameter is sent on its own: {q}"
+    );
     assert_eq!(req.header("x-backend"), Some("c1"));
     assert_eq!(
         req.header("x-from-body"),

@@ -8,7 +8,7 @@
 
 use crate::auth::sigv4::{self, Credentials, Payload, Settings};
 use crate::config::model::Integration as Spec;
-use crate::mapping::{Location, Source, Values};
+use crate::mapping::{Source, Values};
 use crate::responses::GatewayResponseType;
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 use std::collections::BTreeMap;
@@ -466,14 +466,11 @@ impl AwsIntegration {
         };
         let mut query = Vec::new();
         for (name, src) in &self.query_params {
-            let Some(value) = src.eval(v).filter(|x| !x.is_empty()) else {
-                continue;
-            };
-            if matches!(src, Source::Request(Location::MultiValueQueryString, _)) {
-                query.extend(value.split(',').map(|x| (name.clone(), x.to_string())));
-            } else {
-                query.push((name.clone(), value.into_owned()));
-            }
+            query.extend(
+                src.eval_query(v)
+                    .into_iter()
+                    .map(|x| (name.clone(), x.into_owned())),
+            );
         }
         Mapped {
             path: eval(&self.path_params),
@@ -659,6 +656,7 @@ fn push_literal(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::Location;
     use std::borrow::Cow;
 
     struct V;

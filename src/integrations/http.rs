@@ -2,7 +2,7 @@
 //! (AWS digest §3.2, §8.2–8.3). Pure: the proxy adapter applies the result.
 
 use crate::config::model::Integration as Spec;
-use crate::mapping::{Location, Source, Values};
+use crate::mapping::{Source, Values};
 use crate::router::HttpMethod;
 use crate::vtl::Overrides;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -183,15 +183,7 @@ impl HttpProxy {
             if query_overrides.iter().any(|(n, _)| n == name) {
                 continue;
             }
-            let multi = matches!(src, Source::Request(Location::MultiValueQueryString, _));
-            let Some(value) = src.eval(v).filter(|x| !x.is_empty()) else {
-                continue;
-            };
-            if multi {
-                value
-                    .split(',')
-                    .for_each(|one| push_param(&mut out, name, one));
-            } else {
+            for value in src.eval_query(v) {
                 push_param(&mut out, name, &value);
             }
         }
@@ -375,6 +367,7 @@ fn split_host_port(authority: &str, default: u16) -> Option<(&str, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mapping::Location;
     use std::borrow::Cow;
 
     struct V;

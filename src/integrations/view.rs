@@ -21,6 +21,9 @@ impl<R: Values> Values for IntegrationView<'_, R> {
     fn request_body(&self) -> &str {
         self.request.request_body()
     }
+    fn query_param_values(&self, name: &str) -> Vec<Cow<'_, str>> {
+        self.request.query_param_values(name)
+    }
     fn stage_variable(&self, name: &str) -> Option<&str> {
         self.request.stage_variable(name)
     }
