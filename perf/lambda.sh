@@ -76,12 +76,7 @@ names=(fn-http tg-proxy tg-lambda)
 urls=(http://127.0.0.1:18091/prod/direct http://127.0.0.1:18093/prod/proxy http://127.0.0.1:18093/prod/lambda)
 bodies=('{"message":"hello from direct"}' '{"message":"hello from proxy"}' '{"message":"hello from lambda"}')
 labels=("handler as an HTTP server, direct" "Tollgate HTTP_PROXY to it" "Tollgate AWS_PROXY to it as a local function")
-for i in "${!names[@]}"; do
-    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
-    code=${out##*$'\n'}
-    body=${out%$'\n'*}
-    [ "$code" = 200 ] && [ "$body" = "${bodies[$i]}" ] || die "${urls[$i]} answered ${code:-nothing}: $body (expected 200 ${bodies[$i]})"
-done
+check_targets
 
 # Every worker has started by now (each answered `next`); their cold starts are in the log.
 for _ in $(seq 50); do
@@ -91,27 +86,8 @@ done
 COLD=$(sed -n 's/.*function hello: worker [0-9]* (pid [0-9]*) ready, cold start \([0-9]*\) ms.*/\1/p' "$TMP/tollgate.log" | sort -n | tr '\n' ' ')
 [ -n "$COLD" ] || die "no cold start logged for function hello"
 
-n=${#names[@]}
-log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
-if [ "$WARMUP" -gt 0 ]; then
-    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
-fi
-for ((r = 0; r < ROUNDS; r++)); do
-    for ((k = 0; k < n; k++)); do
-        i=$(((r + k) % n))
-        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
-        echo "$res" >>"$TMP/res-${names[$i]}"
-        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
-    done
-done
+measure_targets
 kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the load"
-
-declare -A RPS P99 ERRS
-for name in "${names[@]}"; do
-    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
-    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
-    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
-done
 
 echo
 echo "## Lambda perf run $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -119,13 +95,6 @@ echo
 echo "$(machine_line) Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds alternated, medians;" \
     "Tollgate threads: 1; local function concurrency $WORKERS."
 echo
-echo "| target | requests/s | p99 | req/s vs HTTP_PROXY | p99 vs HTTP_PROXY | errors (all rounds) |"
-echo "|---|---:|---:|---:|---:|---:|"
-for i in "${!names[@]}"; do
-    name=${names[$i]}
-    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
-        -v nr="${RPS[tg-proxy]}" -v np="${P99[tg-proxy]}" \
-        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
-done
+ratio_table tg-proxy HTTP_PROXY
 echo
 echo "Cold start of each local worker (process spawn to its first Runtime API \`next\`): ${COLD% } ms."

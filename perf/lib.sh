@@ -1,6 +1,7 @@
-# Shared by the perf/ scripts (sourced, not run): process cleanup, start-up waits, wrk runs
-# and medians. The sourcing script sets TMP (a temp dir removed on exit) and PIDS (processes
-# to stop on exit) and defines CONNECTIONS.
+# Shared by the perf/ scripts (sourced, not run): process cleanup, start-up waits, wrk runs,
+# medians and side-by-side tables. The sourcing script sets TMP (a temp dir removed on exit),
+# PIDS (processes to stop on exit), CONNECTIONS, and for measure_targets DURATION, ROUNDS,
+# WARMUP and the parallel arrays names/urls/bodies/labels (one entry per target).
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 log() { echo "$*" >&2; }
@@ -55,4 +56,56 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 machine_line() {
     echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')," \
         "tollgate $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)')."
+}
+
+# check_targets: every target must answer 200 (and, where bodies[i] is set, that body) before
+# it is measured.
+check_targets() {
+    local i out code body
+    for i in "${!names[@]}"; do
+        out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
+        code=${out##*$'\n'}
+        body=${out%$'\n'*}
+        [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
+        [ -z "${bodies[$i]:-}" ] || [ "$body" = "${bodies[$i]}" ] || log "warning: ${urls[$i]} body is ${body:0:200}, expected ${bodies[$i]}"
+    done
+}
+
+# measure_targets: a warm-up, then ROUNDS rounds over every target (the start rotated each
+# round so that no target always runs first); fills RPS, P99 and ERRS (medians, error sums)
+# by target name.
+declare -A RPS P99 ERRS
+measure_targets() {
+    local n=${#names[@]} r k i res name
+    log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
+    if [ "$WARMUP" -gt 0 ]; then
+        for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
+    fi
+    for ((r = 0; r < ROUNDS; r++)); do
+        for ((k = 0; k < n; k++)); do
+            i=$(((r + k) % n))
+            res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
+            echo "$res" >>"$TMP/res-${names[$i]}"
+            log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
+        done
+    done
+    for name in "${names[@]}"; do
+        RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
+        P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
+        ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
+    done
+}
+
+# ratio_table REF_NAME REF_LABEL: the markdown table of measure_targets' results, with
+# throughput and p99 ratios to target REF_NAME.
+ratio_table() {
+    local ref=$1 i name
+    echo "| target | requests/s | p99 | req/s vs $2 | p99 vs $2 | errors (all rounds) |"
+    echo "|---|---:|---:|---:|---:|---:|"
+    for i in "${!names[@]}"; do
+        name=${names[$i]}
+        awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
+            -v nr="${RPS[$ref]}" -v np="${P99[$ref]}" \
+            'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
+    done
 }

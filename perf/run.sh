@@ -31,8 +31,8 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
 BARE=${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/bare_proxy
 ADMIN=127.0.0.1:19083
 
-die() { echo "perf/run.sh: $*" >&2; exit 1; }
-log() { echo "$*" >&2; }
+# shellcheck source=perf/lib.sh
+. "$PERF_DIR/lib.sh"
 
 for tool in nginx wrk curl timeout awk sed; do
     command -v "$tool" >/dev/null || die "$tool not found"
@@ -48,38 +48,8 @@ fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-perf.XXXXXX")
 PIDS=()
-cleanup() {
-    local p kids=()
-    for p in ${PIDS[@]+"${PIDS[@]}"}; do
-        # nginx workers are the master's children: collect them by parent pid before the TERM.
-        kids+=($(pgrep -P "$p" 2>/dev/null || true))
-        kill -TERM "$p" 2>/dev/null || true
-    done
-    for _ in $(seq 50); do
-        local alive=0
-        for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ "$alive" = 0 ] && break
-        sleep 0.1
-    done
-    for p in ${PIDS[@]+"${PIDS[@]}"} ${kids[@]+"${kids[@]}"}; do kill -KILL "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-port_busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# wait_up NAME PID URL LOGFILE: ≤ 10 s for URL to answer 200 while PID lives.
-wait_up() {
-    local name=$1 pid=$2 url=$3 logfile=$4 end=$((SECONDS + 10))
-    while [ "$SECONDS" -lt "$end" ]; do
-        kill -0 "$pid" 2>/dev/null || { tail -n 30 "$logfile" >&2 || true; die "$name exited during startup (log above)"; }
-        [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" = 200 ] && return 0
-        sleep 0.1
-    done
-    tail -n 30 "$logfile" >&2 || true
-    die "$name did not answer 200 on $url within 10 s (log above)"
-}
 
 start_nginx() { # NAME CONF PORT
     local dir=$TMP/$1
@@ -125,65 +95,15 @@ if [ "$TOLLGATE" = 1 ]; then
     labels+=("bare Pingora proxy (reference)")
 fi
 
-# Every target must answer 200 with the expected body before it is measured.
-for i in "${!names[@]}"; do
-    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
-    code=${out##*$'\n'}
-    body=${out%$'\n'*}
-    [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
-    [ "$body" = "${bodies[$i]}" ] || log "warning: ${urls[$i]} body is ${body:0:200}, expected ${bodies[$i]}"
-done
-
-# run_wrk URL SECONDS OUTFILE; prints "rps p99_ms errors" (errors = non-2xx/3xx + socket errors).
-run_wrk() {
-    timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency "$1" >"$3" 2>&1 || die "wrk failed on $1: $(cat "$3")"
-    awk '
-        /^Requests\/sec:/ { rps = $2 }
-        $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-                      p99 = (u == "us") ? v / 1000 : (u == "s") ? v * 1000 : (u == "m") ? v * 60000 : v }
-        /Non-2xx or 3xx responses:/ { err += $NF }
-        /Socket errors:/ { for (i = 3; i <= NF; i += 2) { n = $(i + 1); sub(/,/, "", n); err += n } }
-        END { if (rps == "") exit 1; printf "%.0f %.3f %d\n", rps, p99, err }' "$3" || die "cannot parse wrk output $3"
-}
-
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-n=${#names[@]}
-log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
-if [ "$WARMUP" -gt 0 ]; then
-    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
-fi
-for ((r = 0; r < ROUNDS; r++)); do
-    for ((k = 0; k < n; k++)); do
-        i=$(((r + k) % n))
-        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
-        echo "$res" >>"$TMP/res-${names[$i]}"
-        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
-    done
-done
-
-declare -A RPS P99 ERRS
-for name in "${names[@]}"; do
-    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
-    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
-    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
-done
-
+check_targets
+measure_targets
 echo
 echo "## Tollgate perf run $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), kernel $(uname -r), $(nginx -v 2>&1 | sed 's/.*version: //'), $(wrk -v 2>&1 | awk 'NR == 1 { print $1, $2 }')," \
-    "tollgate $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '(no commit)'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency," \
+echo "$(machine_line) $(nginx -v 2>&1 | sed 's/.*version: //'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency," \
     "$ROUNDS rounds alternated, medians; no CPU pinning."
 echo
-echo "| target | requests/s | p99 | req/s vs nginx proxy | p99 vs nginx proxy | errors (all rounds) |"
-echo "|---|---:|---:|---:|---:|---:|"
-for i in "${!names[@]}"; do
-    name=${names[$i]}
-    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
-        -v nr="${RPS[nginx]}" -v np="${P99[nginx]}" \
-        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
-done
+ratio_table nginx "nginx proxy"
 
 status=0
 if [ "$TOLLGATE" = 1 ]; then
