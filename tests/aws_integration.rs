@@ -153,6 +153,43 @@ fn sqs_send_message_through_a_mapping_template() {
     assert_eq!(r.json()["refused"], true);
 }
 
+/// `credentials` naming a user of `iam.users`: the integration signs with that user's keys,
+/// with no credentials in the environment.
+#[test]
+fn integration_credentials_name_an_iam_user() {
+    let moto = Moto::start();
+    let setup = moto.boto3("setup", &[]);
+    let (id, secret, queue) = (
+        setup["id"].as_str().unwrap(),
+        setup["secret"].as_str().unwrap(),
+        setup["queue"].as_str().unwrap(),
+    );
+    let users = format!(
+        "    iam:\n      users: [{{name: sqs-writer, accessKeyId: \"{id}\", secretAccessKey: \"{secret}\"}}]\n"
+    );
+    let yaml = format!("{users}{}", API)
+        .replace("{SQS}", &format!("http://127.0.0.1:{}", moto.port))
+        .replace(
+            "                httpMethod: POST\n                uri:",
+            "                httpMethod: POST\n                credentials: \"arn:aws:iam::123456789012:user/sqs-writer\"\n                uri:",
+        );
+    assert!(yaml.contains("credentials:"));
+    let gw = Gateway::start_with_env(
+        &yaml,
+        &[("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")],
+    );
+    let r = gw.request(
+        "POST",
+        "/prod/messages",
+        &[("Content-Type", "application/json")],
+        b"\"signed as sqs-writer\"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.json()["queued"], true);
+    let received = moto.boto3("receive", &[id, secret, queue]);
+    assert_eq!(received, serde_json::json!(["\"signed as sqs-writer\""]));
+}
+
 #[test]
 fn missing_credentials_are_a_server_error() {
     let yaml = API.replace("{SQS}", "http://127.0.0.1:9");

@@ -314,6 +314,29 @@ fn invalid_integration_type() {
 }
 
 #[test]
+fn aws_integration_credentials_must_name_a_known_user() {
+    let p = problems(
+        r#"
+        restApis:
+          - id: a
+            resources:
+              /x:
+                GET:
+                  integration:
+                    type: AWS
+                    httpMethod: POST
+                    uri: "arn:aws:apigateway:us-east-1:sqs:path/123456789012/q"
+                    credentials: "arn:aws:iam::123456789012:user/nobody"
+            stages: [{stageName: prod}]
+        "#,
+    );
+    assert_eq!(
+        p,
+        ["10:13: `arn:aws:iam::123456789012:user/nobody`: no user `nobody` in `iam.users`"]
+    );
+}
+
+#[test]
 fn routes_prints_the_route_table() {
     let (code, stdout, stderr, _) = run_on(&["routes"], &text(VALID));
     assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");

@@ -270,6 +270,7 @@ pub fn compile(
         aws_endpoints: &config.aws_endpoints,
         functions: &config.functions,
         credentials: aws::credentials_from_env().map(Arc::new),
+        iam_users: &config.iam.users,
     };
     let server = c.server(&config.server);
     let apis: Vec<RestApi> = config
@@ -327,6 +328,8 @@ struct Compiler<'a> {
     functions: &'a BTreeMap<String, model::Function>,
     /// AWS credentials from the environment, read once per load.
     credentials: Option<Arc<Credentials>>,
+    /// `iam.users`: an AWS integration's `credentials` may name one.
+    iam_users: &'a [model::IamUser],
 }
 
 fn at(base: &[Seg], rest: Vec<Seg>) -> Vec<Seg> {
@@ -725,11 +728,18 @@ impl Compiler<'_> {
                 }
             }
             "AWS" => {
-                let service = match AwsIntegration::compile(
-                    int,
-                    self.aws_endpoints,
+                let credentials = match aws::integration_credentials(
+                    int.credentials.as_deref(),
+                    self.iam_users,
                     self.credentials.clone(),
                 ) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        self.err(at(&ipath, path!["credentials"]), e);
+                        return None;
+                    }
+                };
+                let service = match AwsIntegration::compile(int, self.aws_endpoints, credentials) {
                     Ok(a) => a,
                     Err(e) => {
                         self.err(at(&ipath, path!["uri"]), e);
@@ -738,8 +748,9 @@ impl Compiler<'_> {
                 };
                 if service.credentials.is_none() {
                     log::warn!(
-                        "{} {resource}: AWS integration without AWS credentials in the environment \
-                         (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY): its requests will fail",
+                        "{} {resource}: AWS integration without credentials (`credentials` naming \
+                         an `iam.users` user, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in \
+                         the environment): its requests will fail",
                         key.as_str()
                     );
                 }

@@ -236,6 +236,51 @@ pub fn credentials_from(get: impl Fn(&str) -> Option<String>) -> Option<Credenti
     })
 }
 
+/// The credentials an AWS integration signs with. `credentials` (the integration's field)
+/// names an IAM user of `iam.users` by ARN (`arn:aws:iam::{account}:user/{name}`) whose keys
+/// are used; a role ARN, or no `credentials`, signs with the environment's credentials (`env`:
+/// a role cannot be assumed without AWS STS).
+pub fn integration_credentials(
+    credentials: Option<&str>,
+    users: &[crate::config::model::IamUser],
+    env: Option<Arc<Credentials>>,
+) -> Result<Option<Arc<Credentials>>, String> {
+    let Some(arn) = credentials else {
+        return Ok(env);
+    };
+    let invalid =
+        || format!("Invalid ARN specified in the request: `{arn}` is not an IAM user or role ARN");
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [prefix, _partition, "iam", "", _account, resource] = parts[..] else {
+        return Err(invalid());
+    };
+    if prefix != "arn" {
+        return Err(invalid());
+    }
+    if resource.starts_with("role/") {
+        return Ok(env);
+    }
+    let name = resource
+        .strip_prefix("user/")
+        .map(|path| path.rsplit('/').next().unwrap_or(path))
+        .ok_or_else(invalid)?;
+    if name == "*" {
+        return Err(format!(
+            "`{arn}`: passing the caller's credentials through is not supported; name an IAM \
+             user of `iam.users` or a role"
+        ));
+    }
+    let user = users
+        .iter()
+        .find(|u| u.name == name)
+        .ok_or_else(|| format!("`{arn}`: no user `{name}` in `iam.users`"))?;
+    Ok(Some(Arc::new(Credentials {
+        access_key_id: user.access_key_id.clone(),
+        secret_access_key: user.secret_access_key.clone(),
+        session_token: user.session_token.clone(),
+    })))
+}
+
 /// A `type: AWS` method integration: the service call, and the templates and integration
 /// responses around it.
 pub struct AwsService {
@@ -806,6 +851,47 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!((c.access_key_id.as_str(), c.session_token), ("a", None));
+    }
+
+    #[test]
+    fn integration_credentials_name_an_iam_user_or_a_role() {
+        let users = vec![crate::config::model::IamUser {
+            name: "sqs-writer".into(),
+            access_key_id: "AKIDUSER".into(),
+            secret_access_key: "user-secret".into(),
+            ..Default::default()
+        }];
+        let env = Some(Arc::new(Credentials {
+            access_key_id: "AKIDENV".into(),
+            secret_access_key: "env-secret".into(),
+            session_token: None,
+        }));
+        let key = |arn: Option<&str>| {
+            integration_credentials(arn, &users, env.clone())
+                .map(|c| c.map(|c| c.access_key_id.clone()))
+        };
+        assert_eq!(key(None), Ok(Some("AKIDENV".into())));
+        assert_eq!(
+            key(Some("arn:aws:iam::123456789012:user/sqs-writer")),
+            Ok(Some("AKIDUSER".into()))
+        );
+        assert_eq!(
+            key(Some("arn:aws:iam::123456789012:user/team/sqs-writer")),
+            Ok(Some("AKIDUSER".into())),
+            "a user path"
+        );
+        assert_eq!(
+            key(Some("arn:aws:iam::123456789012:role/apigw-sqs")),
+            Ok(Some("AKIDENV".into()))
+        );
+        for bad in [
+            "arn:aws:iam::123456789012:user/nobody",
+            "arn:aws:iam::*:user/*",
+            "arn:aws:s3:::bucket",
+            "not-an-arn",
+        ] {
+            assert!(key(Some(bad)).is_err(), "{bad}");
+        }
     }
 
     /// SQS SendMessage, action style: `Action` and the mapped parameters in the query
