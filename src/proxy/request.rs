@@ -61,7 +61,9 @@ pub async fn request_filter(
         }
         Ok(Step::Custom) => {
             continue_if_expected(session).await?;
-            super::custom::invoke(callers, session, ctx, &snap).await?;
+            // Boxed: the custom integrations' state is large, and inlined it would make every
+            // request's future (HTTP_PROXY's too) that much larger to build and move.
+            Box::pin(super::custom::invoke(callers, session, ctx, &snap)).await?;
             Ok(true)
         }
         Err(failure) => {
