@@ -1,1 +1,2 @@
 pub mod sigv4;
+pub mod verify;
