@@ -146,6 +146,9 @@ pub struct Outcome {
     pub integration_latency_ms: Option<u64>,
     pub integration_status: Option<u16>,
     pub error: Option<Failure>,
+    /// `x-amzn-ErrorType` when it is not the gateway response type's own (SigV4 errors
+    /// share INVALID_SIGNATURE but name their exception).
+    pub error_type: Option<&'static str>,
 }
 
 /// Where in the snapshot the request landed (as far as it got).

@@ -602,8 +602,11 @@ impl TemplateContext for ErrorContext<'_> {
 }
 
 fn builtin_body(kind: GatewayResponseType, message: Option<&str>) -> Bytes {
+    // AWS capitalises the key of ACCESS_DENIED bodies (reference §2.4).
     let prefix = if kind.integration_phase() {
         "{\"message\": "
+    } else if kind == GatewayResponseType::AccessDenied {
+        "{\"Message\":"
     } else {
         "{\"message\":"
     };
@@ -750,7 +753,12 @@ mod tests {
                 vec![(ERROR_TYPE_HEADER.to_string(), error_type.to_string())]
             );
             let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-            assert_eq!(v, serde_json::json!({ "message": message }), "{t}");
+            let key = if t == T::AccessDenied {
+                "Message"
+            } else {
+                "message"
+            };
+            assert_eq!(v, serde_json::json!({ key: message }), "{t}");
         }
     }
 

@@ -4,6 +4,8 @@
 
 mod upstream;
 
+use crate::auth::iam::IamUsers;
+use crate::auth::policy::{Attached, Policy};
 use crate::auth::sigv4::Credentials;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
@@ -48,6 +50,8 @@ pub struct Snapshot {
     pub builtin_responses: GatewayResponses,
     /// Every integration host name and the address it resolved to (for DNS refresh).
     pub resolved_hosts: Vec<(String, u16, SocketAddr)>,
+    /// `iam.users`: the callers of AWS_IAM methods.
+    pub iam: IamUsers,
 }
 
 /// Server settings the request path reads.
@@ -78,6 +82,8 @@ pub struct RestApi {
     pub responses: GatewayResponses,
     pub disable_execute_api_endpoint: bool,
     pub binary_media_types: BinaryMediaTypes,
+    /// The resource policy (`policy`), its short forms expanded.
+    pub resource_policy: Option<Policy>,
 }
 
 impl RestApi {
@@ -273,6 +279,7 @@ pub fn compile(
         iam_users: &config.iam.users,
     };
     let server = c.server(&config.server);
+    let iam = c.iam(&config.iam, &server);
     let apis: Vec<RestApi> = config
         .rest_apis
         .iter()
@@ -316,6 +323,7 @@ pub fn compile(
         server,
         builtin_responses: GatewayResponses::builtin().clone(),
         resolved_hosts: c.resolved,
+        iam,
     })
 }
 
@@ -455,6 +463,19 @@ impl Compiler<'_> {
         }
     }
 
+    fn iam(&mut self, iam: &model::Iam, server: &ServerSettings) -> IamUsers {
+        IamUsers::compile(iam, &server.account_id).unwrap_or_else(|problems| {
+            for p in problems {
+                let mut path = path!["iam", "users", p.index];
+                if let Some(j) = p.policy {
+                    path.extend(path!["policies", j]);
+                }
+                self.err(path, p.message);
+            }
+            IamUsers::default()
+        })
+    }
+
     fn rest_api(
         &mut self,
         i: usize,
@@ -530,6 +551,16 @@ impl Compiler<'_> {
                 None
             }
         };
+        let resource_policy = api.policy.as_ref().and_then(|doc| {
+            let attached = Attached::Resource {
+                region: &server.region,
+                account: &server.account_id,
+                api_id: &api.id,
+            };
+            Policy::compile(doc, attached)
+                .map_err(|e| self.err(at(&base, path!["policy"]), e))
+                .ok()
+        });
         let mut stages = Vec::new();
         for (j, s) in api.stages.iter().enumerate() {
             let spath = at(&base, path!["stages", j]);
@@ -634,6 +665,7 @@ impl Compiler<'_> {
             responses: responses?,
             disable_execute_api_endpoint: api.disable_execute_api_endpoint,
             binary_media_types: BinaryMediaTypes::new(&api.binary_media_types),
+            resource_policy,
         })
     }
 

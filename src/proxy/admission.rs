@@ -19,6 +19,7 @@ pub async fn admit(
     let (Some(a), Some(m)) = (ctx.route.api, ctx.route.method) else {
         return Ok(());
     };
+    super::access::control(session, ctx, snap).await?;
     let method = &snap.apis[a].methods[m];
     let view = ctx.view(snap, session.req_header(), "");
     pipeline::validate_parameters(method, &view)

@@ -43,7 +43,11 @@ pub async fn invoke(
     ctx: &mut RequestCtx,
     snap: &Arc<Snapshot>,
 ) -> Result<()> {
-    let Some(body) = read_body(session).await? else {
+    let pre_read = ctx.request_body.take();
+    let Some(body) = (match pre_read {
+        Some(b) => Some(b),
+        None => read_body(session).await?,
+    }) else {
         let reply =
             respond::gateway_reply(session, ctx, snap, Failure::new(G::RequestTooLarge), "");
         session.set_keepalive(None);

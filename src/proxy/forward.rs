@@ -119,7 +119,12 @@ async fn exchange(
             Some(c) => c,
             None => connect(up.addr, deadline).await?,
         };
-        match send_request(session, &mut conn, &head, body, deadline, up.timeout).await {
+        let pre_read = ctx.request_body.clone();
+        match send_request(
+            session, &mut conn, &head, body, pre_read, deadline, up.timeout,
+        )
+        .await
+        {
             // AWS has the whole body before it calls the backend: waiting for the client's
             // upload does not count against the integration timeout.
             Ok(()) if body != RequestBody::None => deadline = Instant::now() + up.timeout,
@@ -342,12 +347,14 @@ enum SendError {
     Stop(Stop),
 }
 
-/// Writes the head, then streams the client's body (re-chunking a chunked one).
+/// Writes the head, then streams the client's body (re-chunking a chunked one), or sends
+/// the body an earlier step already read.
 async fn send_request(
     session: &mut Session,
     conn: &mut TcpStream,
     head: &[u8],
     body: RequestBody,
+    mut pre_read: Option<Bytes>,
     deadline: Instant,
     limit: Duration,
 ) -> Result<(), SendError> {
@@ -360,10 +367,15 @@ async fn send_request(
         return Ok(());
     }
     let mut sent: u64 = 0;
+    let buffered = pre_read.is_some();
     loop {
-        let chunk = match session.read_request_body().await {
-            Ok(c) => c,
-            Err(e) => return Err(SendError::Stop(Stop::Abort(e))),
+        let chunk = if buffered {
+            pre_read.take()
+        } else {
+            match session.read_request_body().await {
+                Ok(c) => c,
+                Err(e) => return Err(SendError::Stop(Stop::Abort(e))),
+            }
         };
         let Some(chunk) = chunk else { break };
         sent += chunk.len() as u64;

@@ -1,6 +1,7 @@
 //! The Pingora adapter: `impl ProxyHttp` for the gateway. Each phase calls into the pipeline
 //! and integrations; this module only moves bytes and headers between them and Pingora.
 
+mod access;
 mod admission;
 mod custom;
 mod failure;
@@ -63,6 +64,8 @@ pub struct RequestCtx {
     /// HTTP_PROXY: the upstream request target and mapped headers, prepared in request_filter.
     pub upstream: Option<request::PreparedUpstream>,
     pub request_body_bytes: u64,
+    /// The request body when a step before the integration had to read it (SigV4 signs it).
+    pub request_body: Option<Bytes>,
 }
 
 #[async_trait]
@@ -82,6 +85,7 @@ impl ProxyHttp for Gateway {
             integration_started: None,
             upstream: None,
             request_body_bytes: 0,
+            request_body: None,
         }
     }
 

@@ -69,7 +69,14 @@ pub fn gateway_reply(
     let message = failure.message.clone();
     ctx.fail(failure);
     let view = ctx.view(snap, session.req_header(), body);
-    let r = api.responses.render(kind, message.as_deref(), &view);
+    let mut r = api.responses.render(kind, message.as_deref(), &view);
+    if let Some(t) = ctx.outcome.error_type {
+        for (k, v) in &mut r.headers {
+            if k.eq_ignore_ascii_case(ERROR_TYPE_HEADER) {
+                *v = t.to_string();
+            }
+        }
+    }
     Reply {
         status: r.status,
         headers: r.headers,

@@ -1,0 +1,92 @@
+//! The access-control step of admission: hands the request to [`crate::auth::access`] and
+//! records what it decided. A SigV4-signed request's body is read here, since the signature
+//! covers it; the integration then sends the bytes read.
+
+use super::request::read_body;
+use super::{split_target, RequestCtx};
+use crate::auth::access::{self, AuthorizationType};
+use crate::auth::arn::method_arn;
+use crate::auth::verify::SignedRequest;
+use crate::compile::Snapshot;
+use crate::integrations::Failure;
+use crate::responses::GatewayResponseType as G;
+use pingora::prelude::*;
+
+/// Runs access control for the routed request in `ctx`.
+pub async fn control(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+) -> Result<(), Failure> {
+    let (Some(a), Some(s), Some(m)) = (ctx.route.api, ctx.route.stage, ctx.route.method) else {
+        return Ok(());
+    };
+    let api = &snap.apis[a];
+    let authorization = AuthorizationType::parse(&api.methods[m].authorization_type);
+    if authorization == AuthorizationType::None && api.resource_policy.is_none() {
+        return Ok(());
+    }
+    if authorization == AuthorizationType::AwsIam
+        && ctx.request_body.is_none()
+        && !session.is_body_empty()
+    {
+        match read_body(session).await {
+            Ok(Some(body)) => ctx.request_body = Some(body),
+            Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
+            Err(_) => return Err(Failure::new(G::Default4xx)),
+        }
+    }
+    let req = session.req_header();
+    let (path, query) = split_target(req);
+    let resource_path = ctx
+        .resource_offset
+        .and_then(|o| path.get(o..))
+        .unwrap_or("");
+    let arn = method_arn(
+        &snap.server.region,
+        &snap.server.account_id,
+        &api.id,
+        &api.stages[s].name,
+        req.method.as_str(),
+        resource_path,
+    );
+    let headers: Vec<(&str, &str)> = req
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let request = access::Request {
+        authorization,
+        method_arn: &arn,
+        signed: SignedRequest {
+            method: req.method.as_str(),
+            path,
+            query: query.unwrap_or(""),
+            headers: &headers,
+            body: ctx.request_body.as_deref().unwrap_or_default(),
+        },
+        source_ip: ctx.info.source_ip,
+        user_agent: header("user-agent"),
+        referer: header("referer"),
+        secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+        now: ctx.info.start,
+    };
+    let api_access = access::Api {
+        region: &snap.server.region,
+        account: &snap.server.account_id,
+        resource_policy: api.resource_policy.as_ref(),
+    };
+    match access::authorize(&api_access, &snap.iam, &request) {
+        Ok(_grant) => Ok(()),
+        Err(denial) => {
+            if denial.error_type != denial.kind.error_type() {
+                ctx.outcome.error_type = Some(denial.error_type);
+            }
+            Err(Failure {
+                kind: denial.kind,
+                message: denial.message,
+            })
+        }
+    }
+}
