@@ -78,7 +78,18 @@ pub async fn control(
         resource_policy: api.resource_policy.as_ref(),
     };
     match access::authorize(&api_access, &snap.iam, &request) {
-        Ok(_grant) => Ok(()),
+        Ok(grant) => {
+            if let Some(iam) = grant.iam {
+                let identity = &mut ctx.info.identity;
+                identity.access_key = Some(iam.access_key);
+                identity.account_id = Some(iam.account_id);
+                identity.caller = Some(iam.caller);
+                identity.user = Some(iam.user);
+                identity.user_arn = Some(iam.user_arn);
+            }
+            ctx.info.may_invalidate_cache = grant.may_invalidate_cache;
+            Ok(())
+        }
         Err(denial) => {
             if denial.error_type != denial.kind.error_type() {
                 ctx.outcome.error_type = Some(denial.error_type);

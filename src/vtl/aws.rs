@@ -45,6 +45,7 @@ pub const CONTEXT_VARIABLES: &[&str] = &[
     "error.validationErrorString",
     "extendedRequestId",
     "httpMethod",
+    "identity.accessKey",
     "identity.accountId",
     "identity.apiKey",
     "identity.apiKeyId",
@@ -880,7 +881,7 @@ mod tests {
         let u =
             uses("#macro(m $c)$c.keySet()#end#m($context.identity)$context.authorizer.claims.sub");
         assert!(!u.full && u.authorizer && !u.overrides);
-        assert!(u.vars.iter().all(|v| v.starts_with("identity.")) && u.vars.len() == 19);
+        assert!(u.vars.iter().all(|v| v.starts_with("identity.")) && u.vars.len() == 20);
         for whole in [
             "$context",
             "$context.keySet()",

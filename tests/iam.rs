@@ -1,0 +1,649 @@
+//! AWS_IAM methods and resource policies end to end: requests signed by botocore
+//! (`SigV4Auth` and presigned `SigV4QueryAuth`, through `tests/iam/sign.py`) against a real
+//! `tollgate`. Needs `python3` with `botocore` (scripts/deps.sh installs it).
+
+mod common;
+use common::*;
+
+use serde_json::{json, Value};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const SIGN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/iam/sign.py");
+const ACCOUNT: &str = "123456789012";
+
+const API: &str = r#"
+    iam:
+      users:
+        - name: alice
+          accessKeyId: AKIDALICE
+          secretAccessKey: alice-secret
+          policies:
+            - Version: "2012-10-17"
+              Statement:
+                - {Effect: Allow, Action: "execute-api:*", Resource: "arn:aws:execute-api:*:*:iamapi/*"}
+                - {Effect: Deny, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamapi/*/GET/secret"}
+        - name: bob
+          accessKeyId: AKIDBOB
+          secretAccessKey: bob-secret
+          sessionToken: bob-session-token
+          policies:
+            - Statement:
+                - {Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:us-east-1:*:iamapi/test/GET/*"}
+        - {name: carol, accessKeyId: AKIDCAROL, secretAccessKey: carol-secret}
+    restApis:
+      - id: iamapi
+        policy:
+          Version: "2012-10-17"
+          Statement:
+            - {Effect: Allow, Principal: {AWS: "arn:aws:iam::123456789012:user/carol"}, Action: "execute-api:Invoke", Resource: "execute-api:/test/GET/pets"}
+            - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: ["execute-api:/test/GET/open", "execute-api:/test/GET/blocked"]}
+            - Effect: Deny
+              Principal: "*"
+              Action: "execute-api:Invoke"
+              Resource: "execute-api:/test/GET/blocked"
+              Condition: {IpAddress: {aws:SourceIp: ["127.0.0.0/8", "::1/128"]}}
+            - Effect: Allow
+              Principal: "*"
+              Action: "execute-api:Invoke"
+              Resource: "execute-api:/test/GET/remote"
+              Condition: {NotIpAddress: {aws:SourceIp: "127.0.0.0/8"}}
+        resources:
+          /pets:
+            GET:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
+            POST:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
+          /secret:
+            GET:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
+          /whoami:
+            GET:
+              authorizationType: AWS_IAM
+              methodResponses: [{statusCode: "200"}]
+              integration:
+                type: MOCK
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                integrationResponses:
+                  - statusCode: "200"
+                    responseTemplates:
+                      application/json: '{"accessKey":"$context.identity.accessKey","accountId":"$context.identity.accountId","caller":"$context.identity.caller","user":"$context.identity.user","userArn":"$context.identity.userArn"}'
+          /open:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+          /blocked:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+          /remote:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+          /closed:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+        stages:
+          - stageName: test
+"#;
+
+struct Fixture {
+    gw: Gateway,
+    backend: Backend,
+}
+
+fn fixture() -> Fixture {
+    let backend = Backend::start();
+    let gw = Gateway::start(&API.replace("{B}", &backend.url()));
+    Fixture { gw, backend }
+}
+
+/// What botocore produced for one request.
+struct Signed {
+    /// Path and query to send.
+    target: String,
+    headers: Vec<(String, String)>,
+    canonical_request: String,
+    string_to_sign: String,
+}
+
+impl Signed {
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+}
+
+/// Signs every spec with botocore. Specs are `sign.py`'s, with `path` (and the user's keys)
+/// instead of a URL.
+fn botocore(gw: &Gateway, specs: &[Value]) -> Vec<Signed> {
+    let specs: Vec<Value> = specs
+        .iter()
+        .map(|s| {
+            let mut s = s.clone();
+            let path = s["path"].as_str().expect("path").to_string();
+            s["url"] = json!(format!("http://{}{path}", gw.addr));
+            s
+        })
+        .collect();
+    let mut child = Command::new("python3")
+        .arg(SIGN)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 tests/iam/sign.py (install botocore with scripts/deps.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json!(specs).to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sign.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).expect("sign.py JSON");
+    list.into_iter()
+        .map(|v| {
+            let url = v["url"].as_str().unwrap();
+            let target = url.splitn(4, '/').nth(3).map(|t| format!("/{t}")).unwrap();
+            Signed {
+                target,
+                headers: v["headers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|h| {
+                        (
+                            h[0].as_str().unwrap().to_string(),
+                            h[1].as_str().unwrap().to_string(),
+                        )
+                    })
+                    .collect(),
+                canonical_request: v["canonical_request"].as_str().unwrap().into(),
+                string_to_sign: v["string_to_sign"].as_str().unwrap().into(),
+            }
+        })
+        .collect()
+}
+
+fn user(name: &str) -> (&'static str, String, Option<&'static str>) {
+    match name {
+        "alice" => ("AKIDALICE", "alice-secret".into(), None),
+        "bob" => ("AKIDBOB", "bob-secret".into(), Some("bob-session-token")),
+        "carol" => ("AKIDCAROL", "carol-secret".into(), None),
+        other => panic!("{other}"),
+    }
+}
+
+/// A `sign.py` spec for `who` (header form unless `mode` says otherwise).
+fn spec(who: &str, method: &str, path: &str) -> Value {
+    let (key, secret, token) = user(who);
+    let mut s =
+        json!({"mode": "header", "method": method, "path": path, "key": key, "secret": secret});
+    if let Some(t) = token {
+        s["token"] = json!(t);
+    }
+    s
+}
+
+fn with(mut s: Value, k: &str, v: Value) -> Value {
+    s[k] = v;
+    s
+}
+
+fn send(gw: &Gateway, method: &str, s: &Signed, extra: &[(&str, &str)], body: &[u8]) -> Response {
+    let mut headers: Vec<(&str, &str)> = s
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    headers.extend_from_slice(extra);
+    request(gw.addr, method, &s.target, &headers, body)
+}
+
+/// Asserts the status, `x-amzn-ErrorType` and the whole JSON body.
+fn refused(r: &Response, status: u16, error_type: &str, body: Value) {
+    assert_eq!(r.status, status, "body: {}", r.body_str());
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some(error_type),
+        "{}",
+        r.body_str()
+    );
+    assert_eq!(r.json(), body);
+}
+
+fn mismatch_body(canonical_request: &str, string_to_sign: &str) -> Value {
+    json!({"message": format!(
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'{canonical_request}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n"
+    )})
+}
+
+fn access_denied(who: &str, arn: &str, explicit: bool) -> Value {
+    let tail = if explicit {
+        " with an explicit deny"
+    } else {
+        ""
+    };
+    json!({"Message": format!("User: {who} is not authorized to perform: execute-api:Invoke on resource: {arn}{tail}")})
+}
+
+fn arn(method: &str, path: &str) -> String {
+    format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:iamapi/test/{method}/{path}")
+}
+
+/// Seconds since the epoch of an `X-Amz-Date`.
+fn epoch(amz: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| amz[r].parse::<i64>().unwrap();
+    let (y, m, d) = (n(0..4), n(4..6), n(6..8));
+    let (y2, m2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let doy = (153 * m2 + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(9..11) * 3600 + n(11..13) * 60 + n(13..15)
+}
+
+/// Checks `Signature expired: {date} is now earlier than {now - span} ({now} - {span})` with
+/// `now` the gateway's clock (within a minute of the test's).
+fn assert_expired(r: &Response, date: &str, span_secs: i64, span: &str) {
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InvalidSignatureException")
+    );
+    let message = r.json()["message"].as_str().unwrap().to_string();
+    let prefix = format!("Signature expired: {date} is now earlier than ");
+    let rest = message
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{message}"));
+    let (earliest, rest) = rest.split_once(" (").unwrap();
+    let (now, rest) = rest.split_once(" - ").unwrap();
+    assert_eq!(rest, format!("{span})"), "{message}");
+    assert_eq!(epoch(now) - epoch(earliest), span_secs, "{message}");
+    let test_now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((epoch(now) - test_now).abs() < 60, "{message}");
+    assert!(epoch(date) < epoch(earliest), "{message}");
+}
+
+#[test]
+fn botocore_signed_requests_reach_the_integration() {
+    let f = fixture();
+    let signed = botocore(
+        &f.gw,
+        &[
+            spec("alice", "GET", "/test/pets?type=dog&page=2"),
+            with(
+                spec("alice", "POST", "/test/pets"),
+                "body",
+                json!("{\"name\": \"rex\"}"),
+            ),
+            with(spec("alice", "GET", "/test/whoami"), "mode", json!("query")),
+            spec("bob", "GET", "/test/pets"),
+            spec("carol", "GET", "/test/pets"),
+        ],
+    );
+    let r = send(&f.gw, "GET", &signed[0], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.json()["query"], "type=dog&page=2");
+    // The signed body reaches the backend intact.
+    let r = send(&f.gw, "POST", &signed[1], &[], b"{\"name\": \"rex\"}");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        f.backend.last_request().unwrap().body_str(),
+        "{\"name\": \"rex\"}"
+    );
+    // Presigned URL; $context.identity is the caller's.
+    assert!(signed[2].target.contains("X-Amz-Signature="));
+    let r = send(&f.gw, "GET", &signed[2], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let id = r.json();
+    assert_eq!(id["accessKey"], "AKIDALICE");
+    assert_eq!(id["accountId"], ACCOUNT);
+    assert_eq!(id["userArn"], format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    let caller = id["caller"].as_str().unwrap();
+    assert!(caller.starts_with("AIDA") && caller.len() == 21, "{caller}");
+    assert_eq!(id["user"], caller);
+    // Temporary credentials with their session token.
+    let r = send(&f.gw, "GET", &signed[3], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    // Carol has no identity policy: the resource policy names her.
+    let r = send(&f.gw, "GET", &signed[4], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+}
+
+#[test]
+fn attacks_are_refused_as_aws_refuses_them() {
+    let f = fixture();
+    let gw = &f.gw;
+    let base = botocore(
+        gw,
+        &[
+            spec("alice", "GET", "/test/pets?page=1"),
+            with(
+                spec("alice", "POST", "/test/pets"),
+                "body",
+                json!("original"),
+            ),
+            with(
+                spec("alice", "GET", "/test/pets"),
+                "headers",
+                json!({"X-Tenant": "blue"}),
+            ),
+        ],
+    );
+    let time = base[0].header("X-Amz-Date").to_string();
+    let at = |s: Value| with(s, "time", json!(time.clone()));
+    // What the gateway must have computed for each altered request: botocore's canonical
+    // strings for that request at the same time.
+    let expect = botocore(
+        gw,
+        &[
+            at(with(
+                spec("alice", "GET", "/test/pets?page=1"),
+                "secret",
+                json!("wrong-secret"),
+            )),
+            at(spec("alice", "GET", "/test/pets?page=2")),
+            at(spec("alice", "GET", "/test/secret?page=1")),
+            at(with(
+                spec("alice", "POST", "/test/pets"),
+                "body",
+                json!("tampered"),
+            )),
+        ],
+    );
+    let good = &base[0];
+
+    // Unsigned.
+    refused(
+        &request(gw.addr, "GET", "/test/pets", &[], b""),
+        403,
+        "MissingAuthenticationTokenException",
+        json!({"message": "Missing Authentication Token"}),
+    );
+    // Wrong secret.
+    refused(
+        &send(gw, "GET", &expect[0], &[], b""),
+        403,
+        "InvalidSignatureException",
+        mismatch_body(&good.canonical_request, &good.string_to_sign),
+    );
+    // Altered query, path and body: the signature covers them.
+    let altered_query = Signed {
+        target: "/test/pets?page=2".into(),
+        headers: good.headers.clone(),
+        canonical_request: String::new(),
+        string_to_sign: String::new(),
+    };
+    refused(
+        &send(gw, "GET", &altered_query, &[], b""),
+        403,
+        "InvalidSignatureException",
+        mismatch_body(&expect[1].canonical_request, &expect[1].string_to_sign),
+    );
+    let altered_path = Signed {
+        target: "/test/secret?page=1".into(),
+        ..altered_query
+    };
+    refused(
+        &send(gw, "GET", &altered_path, &[], b""),
+        403,
+        "InvalidSignatureException",
+        mismatch_body(&expect[2].canonical_request, &expect[2].string_to_sign),
+    );
+    refused(
+        &send(gw, "POST", &base[1], &[], b"tampered"),
+        403,
+        "InvalidSignatureException",
+        mismatch_body(&expect[3].canonical_request, &expect[3].string_to_sign),
+    );
+    assert_eq!(
+        f.backend.hits(),
+        0,
+        "no refused request reached the backend"
+    );
+    // A signed header left out: its canonical line is empty.
+    let mut stripped = Signed {
+        target: base[2].target.clone(),
+        headers: base[2].headers.clone(),
+        canonical_request: String::new(),
+        string_to_sign: String::new(),
+    };
+    assert_eq!(send(gw, "GET", &stripped, &[], b"").status, 200);
+    stripped.headers.retain(|(k, _)| k != "X-Tenant");
+    let r = send(gw, "GET", &stripped, &[], b"");
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InvalidSignatureException")
+    );
+    let m = r.json()["message"].as_str().unwrap().to_string();
+    assert!(m.contains("\nx-tenant:\n"), "{m}");
+    // Unknown access key.
+    let stranger = botocore(
+        gw,
+        &[
+            json!({"mode": "header", "method": "GET", "path": "/test/pets", "key": "AKIDNOBODY", "secret": "x"}),
+        ],
+    );
+    refused(
+        &send(gw, "GET", &stranger[0], &[], b""),
+        403,
+        "UnrecognizedClientException",
+        json!({"message": "The security token included in the request is invalid."}),
+    );
+    // Temporary credentials without their session token.
+    let bare_bob = botocore(
+        gw,
+        &[with(spec("bob", "GET", "/test/pets"), "token", Value::Null)],
+    );
+    refused(
+        &send(gw, "GET", &bare_bob[0], &[], b""),
+        403,
+        "UnrecognizedClientException",
+        json!({"message": "The security token included in the request is invalid."}),
+    );
+    // Not SigV4 at all.
+    refused(
+        &request(
+            gw.addr,
+            "GET",
+            "/test/pets",
+            &[("Authorization", "Bearer sometoken")],
+            b"",
+        ),
+        403,
+        "IncompleteSignatureException",
+        json!({"message": "'sometoken' not a valid key=value pair (missing equal-sign) in Authorization header: 'Bearer sometoken'."}),
+    );
+    refused(
+        &request(
+            gw.addr,
+            "GET",
+            "/test/pets",
+            &[("Authorization", "eyJhbGciOiJIUzI1NiJ9.e30.x")],
+            b"",
+        ),
+        403,
+        "IncompleteSignatureException",
+        json!({"message": "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=eyJhbGciOiJIUzI1NiJ9.e30.x"}),
+    );
+    // Replayed outside the ±5 minute window.
+    let old = botocore(
+        gw,
+        &[with(spec("alice", "GET", "/test/pets"), "age", json!(600))],
+    );
+    let old_date = old[0].header("X-Amz-Date").to_string();
+    assert_expired(
+        &send(gw, "GET", &old[0], &[], b""),
+        &old_date,
+        300,
+        "5 min.",
+    );
+    // A presigned URL past its expiry; the same URL within it works.
+    let presigned = botocore(
+        gw,
+        &[
+            with(
+                with(
+                    with(spec("alice", "GET", "/test/pets"), "mode", json!("query")),
+                    "expires",
+                    json!(60),
+                ),
+                "age",
+                json!(120),
+            ),
+            with(
+                with(
+                    with(spec("alice", "GET", "/test/pets"), "mode", json!("query")),
+                    "expires",
+                    json!(600),
+                ),
+                "age",
+                json!(120),
+            ),
+        ],
+    );
+    let date = presigned[0].target.split("X-Amz-Date=").nth(1).unwrap()[..16].to_string();
+    assert_expired(
+        &send(gw, "GET", &presigned[0], &[], b""),
+        &date,
+        60,
+        "60 sec.",
+    );
+    assert_eq!(send(gw, "GET", &presigned[1], &[], b"").status, 200);
+}
+
+#[test]
+fn identity_and_resource_policies_decide() {
+    let f = fixture();
+    let gw = &f.gw;
+    let s = botocore(
+        gw,
+        &[
+            spec("alice", "GET", "/test/secret"),
+            spec("bob", "POST", "/test/pets"),
+            spec("carol", "GET", "/test/secret"),
+            spec("alice", "GET", "/test/blocked"),
+        ],
+    );
+    // Explicit deny in alice's own policy wins over her allow.
+    refused(
+        &send(gw, "GET", &s[0], &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied(
+            &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+            &arn("GET", "secret"),
+            true,
+        ),
+    );
+    // Bob's policy covers GET only: implicit deny.
+    refused(
+        &send(gw, "POST", &s[1], &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied(
+            &format!("arn:aws:iam::{ACCOUNT}:user/bob"),
+            &arn("POST", "pets"),
+            false,
+        ),
+    );
+    // Carol is allowed /pets by the resource policy, nothing else.
+    refused(
+        &send(gw, "GET", &s[2], &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied(
+            &format!("arn:aws:iam::{ACCOUNT}:user/carol"),
+            &arn("GET", "secret"),
+            false,
+        ),
+    );
+    // NONE methods: the resource policy alone decides for anonymous callers.
+    let masked = |p: &str| arn("GET", p).replace(ACCOUNT, "********");
+    let r = request(gw.addr, "GET", "/test/open", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    // Source IP condition: loopback callers are explicitly denied.
+    refused(
+        &request(gw.addr, "GET", "/test/blocked", &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied("anonymous", &masked("blocked"), true),
+    );
+    // ... while NotIpAddress allows only non-loopback callers: implicit deny here.
+    refused(
+        &request(gw.addr, "GET", "/test/remote", &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied("anonymous", &masked("remote"), false),
+    );
+    refused(
+        &request(gw.addr, "GET", "/test/closed", &[], b""),
+        403,
+        "AccessDeniedException",
+        access_denied("anonymous", &masked("closed"), false),
+    );
+    // The resource policy's explicit deny applies to a NONE method whatever the caller sends.
+    let r = send(gw, "GET", &s[3], &[], b"");
+    refused(
+        &r,
+        403,
+        "AccessDeniedException",
+        access_denied("anonymous", &masked("blocked"), true),
+    );
+    assert_eq!(f.backend.hits(), 1);
+}
+
+#[test]
+fn check_reports_bad_policies_with_their_line() {
+    let dir = TempDir::new("tollgate-iam-check");
+    let path = dir.write(
+        "bad.yaml",
+        dedent(
+            r#"
+            iam:
+              users:
+                - name: alice
+                  accessKeyId: AKIDALICE
+                  secretAccessKey: s
+                  policies:
+                    - Statement: [{Effect: Allow, Principal: "*", Action: "*", Resource: "*"}]
+            restApis:
+              - id: a
+                policy:
+                  Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "execute-api:/*"}]
+                resources:
+                  /x: {GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}}
+                stages: [{stageName: s}]
+            "#,
+        ),
+    );
+    let out = Command::new(tollgate_bin())
+        .args(["check", "-c"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let file = path.display().to_string();
+    assert!(
+        text.contains(&format!("{file}:8:"))
+            && text.contains("Statement[0]: an identity policy statement has no `Principal`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{file}:11:"))
+            && text.contains("Statement[0]: a resource policy statement needs a `Principal`"),
+        "{text}"
+    );
+}
