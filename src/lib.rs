@@ -6,6 +6,7 @@
 
 pub mod access_log;
 pub mod auth;
+pub mod cache;
 pub mod client;
 pub mod compile;
 pub mod config;

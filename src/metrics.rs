@@ -107,6 +107,8 @@ impl Metrics {
         let labels = [api, stage, method, resource];
         MethodMetrics {
             duration: self.duration.with_label_values(&labels),
+            cache_hits: self.cache_hits.with_label_values(&labels),
+            cache_misses: self.cache_misses.with_label_values(&labels),
             integration: self.integration.with_label_values(&labels),
             statuses: StatusCounters {
                 vec: self.requests.clone(),
@@ -149,6 +151,8 @@ pub struct MethodMetrics {
     pub duration: prometheus::Histogram,
     pub integration: prometheus::Histogram,
     pub statuses: StatusCounters,
+    pub cache_hits: IntCounter,
+    pub cache_misses: IntCounter,
 }
 
 /// `tollgate_requests_total` for one stage method: the first statuses seen each claim a slot

@@ -2,6 +2,7 @@
 //! SIGHUP reload, DNS refresh and systemd notifications.
 
 use crate::access_log;
+use crate::cache::Caches;
 use crate::compile::{self, Snapshot};
 use crate::config::{self, Diagnostic};
 use crate::functions::Functions;
@@ -86,6 +87,9 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
 
+    let caches = Arc::new(Caches::default());
+    let mut snapshot = snapshot;
+    caches.attach(&mut snapshot);
     let state = Arc::new(ArcSwap::from_pointee(snapshot));
     let functions = Functions::new(&s.region, &s.account_id);
     let (logger, writer) = match s.access_log.as_ref().filter(|a| !a.path.is_empty()) {
@@ -132,6 +136,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
             access_log: Mutex::new(writer),
             functions,
             function_specs: cfg.functions.clone(),
+            caches,
         },
     ));
     server.run_forever()
@@ -157,6 +162,8 @@ struct Control {
     /// Local Lambda functions; started here, after Pingora has daemonized.
     functions: Functions,
     function_specs: std::collections::BTreeMap<String, crate::config::model::Function>,
+    /// Stage caches, kept across reloads for stages whose cache settings did not change.
+    caches: Arc<Caches>,
 }
 
 impl Control {
@@ -167,7 +174,8 @@ impl Control {
         }
         let _ = sd_notify::notify(&reloading);
         match load(&self.path, &self.metrics) {
-            Ok((cfg, snapshot)) => {
+            Ok((cfg, mut snapshot)) => {
+                self.caches.attach(&mut snapshot);
                 if cfg.server.listen != self.listen {
                     log::warn!(
                         "server.listen changed: listeners change only on restart or upgrade"
@@ -287,12 +295,16 @@ fn admin_route(
         ("DELETE", p) => {
             let parts: Vec<&str> = p.trim_matches('/').split('/').collect();
             match parts.as_slice() {
-                ["restapis", api, "stages", stage, "cache", "data" | "authorizers"] => {
+                ["restapis", api, "stages", stage, "cache", what @ ("data" | "authorizers")] => {
                     let found = snap
                         .api(api)
-                        .is_some_and(|a| snap.apis[a].stage(stage).is_some());
-                    if found {
-                        // Nothing is cached in this build, so the flush has nothing to remove.
+                        .and_then(|a| Some(&snap.apis[a].stages[snap.apis[a].stage(stage)?]));
+                    if let Some(stage) = found {
+                        if *what == "data" {
+                            if let Some(cache) = &stage.cache {
+                                cache.flush();
+                            }
+                        }
                         (202, JSON, Vec::new())
                     } else {
                         (

@@ -104,6 +104,8 @@ pub struct Method {
     /// The method's request validator checks parameters.
     pub validate_params: bool,
     pub integration: Integration,
+    /// The cache key: `cacheNamespace` (default: the resource id) and `cacheKeyParameters`.
+    pub cache_key: Option<crate::cache::key::KeySpec>,
 }
 
 /// A declared method request parameter.
@@ -123,6 +125,10 @@ pub struct Stage {
     /// Indexed like `RestApi::methods`.
     pub methods: Vec<StageMethod>,
     pub access_log: Option<Arc<Substitution>>,
+    /// `cacheClusterEnabled`: the cache's byte budget.
+    pub cache_capacity: Option<usize>,
+    /// The stage cache, handed in by [`crate::cache::Caches::attach`] after compiling.
+    pub cache: Option<Arc<crate::cache::StageCache>>,
 }
 
 /// What a method needs that depends on the stage.
@@ -132,6 +138,8 @@ pub struct StageMethod {
     /// at load; requests get a 500).
     pub function: Option<FunctionTarget>,
     pub metrics: MethodMetrics,
+    /// Response caching of this method in this stage; None when it is not cached.
+    pub cache: Option<crate::cache::settings::MethodCache>,
 }
 
 /// The API and stage a request addresses, and the resource path left to route.
@@ -625,9 +633,18 @@ impl Compiler<'_> {
                     Integration::Lambda(l) => self.function_target(&l.call, s, server),
                     _ => None,
                 };
+                let cache = m.cache_key.as_ref().and_then(|key| {
+                    crate::cache::settings::method_cache(
+                        s,
+                        &m.resource_path,
+                        m.key.as_str(),
+                        key.clone(),
+                    )
+                });
                 stage_methods.push(StageMethod {
                     upstream,
                     function,
+                    cache,
                     metrics: self.metrics.method(
                         &api.id,
                         &s.stage_name,
@@ -645,6 +662,8 @@ impl Compiler<'_> {
                 variables: s.variables.clone(),
                 methods: stage_methods,
                 access_log,
+                cache_capacity: crate::cache::settings::capacity_bytes(s),
+                cache: None,
             });
         }
         if self.problems.len() > before {
@@ -806,6 +825,12 @@ impl Compiler<'_> {
             params,
             validate_params,
             integration,
+            cache_key: Some(crate::cache::key::KeySpec::new(
+                int.cache_namespace
+                    .as_deref()
+                    .unwrap_or(&stable_id(&[&api.id, resource])),
+                &int.cache_key_parameters,
+            )),
         })
     }
 }

@@ -134,7 +134,11 @@ pub async fn invoke(
                 };
                 ctx.outcome.integration_latency_ms = Some(started.elapsed().as_millis() as u64);
                 let reply = match outcome {
-                    Ok(r) => traced(proxy_reply(r), &ctx.info),
+                    Ok(r) => {
+                        let reply = proxy_reply(r);
+                        store(ctx, &reply);
+                        traced(reply, &ctx.info)
+                    }
                     Err(e) => {
                         log::info!(
                             "{}: Lambda proxy: {}",
@@ -164,6 +168,7 @@ pub async fn invoke(
         Ok(r) => {
             ctx.outcome.integration_status = integration_status.or(Some(r.status));
             let reply = Reply::method_response(r);
+            store(ctx, &reply);
             if mock {
                 reply
             } else {
@@ -173,6 +178,17 @@ pub async fn invoke(
         Err(f) => respond::gateway_reply(session, ctx, snap, f, &body_text),
     };
     respond::write(session, ctx, reply).await
+}
+
+/// Stores an integration's response when the request missed the stage cache.
+fn store(ctx: &mut RequestCtx, reply: &Reply) {
+    super::cache::store_whole(
+        ctx,
+        reply.status,
+        &reply.headers,
+        &reply.content_type,
+        &reply.body,
+    );
 }
 
 /// The method request as a non-proxy integration reads it.

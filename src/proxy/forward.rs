@@ -181,7 +181,14 @@ async fn exchange(
     resp.insert_header("Date", http_date())?;
     resp.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
     resp.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
+    super::cache::add_warning(ctx, &mut resp)?;
     let no_body = framing == Framing::None;
+    let length = match framing {
+        Framing::Length(n) => Some(n),
+        Framing::None => Some(0),
+        Framing::Chunked | Framing::Close => None,
+    };
+    super::cache::begin_stream(ctx, &resp, is_head, length);
     session
         .write_response_header(Box::new(resp), no_body)
         .await?;
@@ -199,6 +206,7 @@ async fn exchange(
     if !no_body {
         session.write_response_body(None, true).await?;
     }
+    super::cache::end_stream(ctx);
     if clean && keep_alive && buf.is_empty() {
         pool::put(up.addr, conn);
     }
@@ -542,6 +550,7 @@ async fn read_body(
 
 async fn send_down(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> Result<(), Stop> {
     ctx.outcome.response_length += data.len() as u64;
+    super::cache::collect(ctx, &data);
     session.write_response_body(Some(data), false).await?;
     Ok(())
 }

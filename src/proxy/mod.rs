@@ -3,6 +3,7 @@
 
 mod access;
 mod admission;
+mod cache;
 mod custom;
 mod failure;
 mod forward;
@@ -66,6 +67,10 @@ pub struct RequestCtx {
     pub request_body_bytes: u64,
     /// The request body when a step before the integration had to read it (SigV4 signs it).
     pub request_body: Option<Bytes>,
+    /// A cache miss whose response is to be stored.
+    pub cache_fill: Option<cache::Filling>,
+    /// The caller's `Cache-Control` was ignored: the response carries AWS's `Warning`.
+    pub cache_warning: bool,
 }
 
 #[async_trait]
@@ -86,6 +91,8 @@ impl ProxyHttp for Gateway {
             upstream: None,
             request_body_bytes: 0,
             request_body: None,
+            cache_fill: None,
+            cache_warning: false,
         }
     }
 
@@ -151,22 +158,35 @@ impl ProxyHttp for Gateway {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         upstream_response: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        upstream::response_headers(upstream_response, ctx)
+        upstream::response_headers(upstream_response, ctx)?;
+        cache::add_warning(ctx, upstream_response)?;
+        let length = upstream_response
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let no_body = session.req_header().method == http::Method::HEAD;
+        cache::begin_stream(ctx, upstream_response, no_body, length);
+        Ok(())
     }
 
     fn response_body_filter(
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if let Some(b) = body {
             ctx.outcome.response_length += b.len() as u64;
+            cache::collect(ctx, b);
+        }
+        if end_of_stream {
+            cache::end_stream(ctx);
         }
         Ok(None)
     }

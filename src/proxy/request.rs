@@ -33,9 +33,14 @@ pub async fn request_filter(
         .and_then(|a| a.as_inet())
         .map(|a| a.ip());
     let step = match route(session, ctx, &snap) {
-        Ok(step) => super::admission::admit(callers, session, ctx, &snap)
-            .await
-            .map(|()| step),
+        Ok(step) => match super::admission::admit(callers, session, ctx, &snap).await {
+            Ok(()) => match super::cache::lookup(session, ctx, &snap).await? {
+                Ok(super::cache::Step::Answered) => return Ok(true),
+                Ok(super::cache::Step::Integrate) => Ok(step),
+                Err(failure) => Err(failure),
+            },
+            Err(failure) => Err(failure),
+        },
         Err(failure) => Err(failure),
     };
     match step {

@@ -94,6 +94,7 @@ pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) ->
     h.insert_header("Content-Length", reply.body.len())?;
     h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
     h.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
+    super::cache::add_warning(ctx, &mut h)?;
     for (k, v) in reply.headers {
         if k.eq_ignore_ascii_case("content-type") {
             h.insert_header(k, v)?;

@@ -1,0 +1,310 @@
+//! A stage's cache storage: entries bounded in bytes (key, headers and body), least recently
+//! used evicted first when a new entry would exceed the budget, each with its own expiry.
+//! Entries of `cacheDataEncrypted` methods are held only as AES-256-GCM ciphertext.
+
+use super::seal::{Sealed, Sealer};
+use bytes::Bytes;
+use pingora_lru::Lru;
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+const SHARDS: usize = 16;
+/// Per-entry bookkeeping counted against the budget besides key, headers and body.
+const ENTRY_OVERHEAD: usize = 128;
+
+/// A stored method response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+impl CachedResponse {
+    fn encode(&self) -> Vec<u8> {
+        let size = 8
+            + self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| 8 + k.len() + v.len())
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(size + super::seal::TAG_BYTES);
+        out.extend_from_slice(&self.status.to_le_bytes());
+        out.extend_from_slice(&(self.headers.len() as u32).to_le_bytes());
+        for (k, v) in &self.headers {
+            for part in [k.as_bytes(), v.as_bytes()] {
+                out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                out.extend_from_slice(part);
+            }
+        }
+        out.extend_from_slice(&self.body);
+        out
+    }
+
+    fn decode(mut b: &[u8]) -> Option<CachedResponse> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, rest) = (b.get(..n)?, b.get(n..)?);
+            *b = rest;
+            Some(head)
+        }
+        fn u32_of(b: &mut &[u8]) -> Option<usize> {
+            Some(u32::from_le_bytes(take(b, 4)?.try_into().ok()?) as usize)
+        }
+        let status = u16::from_le_bytes(take(&mut b, 2)?.try_into().ok()?);
+        let count = u32_of(&mut b)?;
+        let mut headers = Vec::with_capacity(count.min(256));
+        for _ in 0..count {
+            let k = u32_of(&mut b)?;
+            let k = String::from_utf8(take(&mut b, k)?.to_vec()).ok()?;
+            let v = u32_of(&mut b)?;
+            let v = String::from_utf8(take(&mut b, v)?.to_vec()).ok()?;
+            headers.push((k, v));
+        }
+        Some(CachedResponse {
+            status,
+            headers,
+            body: Bytes::copy_from_slice(b),
+        })
+    }
+
+    fn weight(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + 16)
+                .sum::<usize>()
+    }
+}
+
+enum Data {
+    Plain(Arc<CachedResponse>),
+    Sealed(Sealed),
+}
+
+struct Slot {
+    key: Box<[u8]>,
+    /// Distinguishes this insertion from an earlier one under the same hash.
+    generation: u64,
+    expires: Instant,
+    data: Data,
+}
+
+pub struct Store {
+    shards: Box<[Mutex<HashMap<u64, Slot>>]>,
+    /// Recency order and weights (one strict LRU); the value is (hash, generation).
+    lru: Lru<(u64, u64), 1>,
+    generation: AtomicU64,
+    sealer: Option<Sealer>,
+    capacity: usize,
+}
+
+fn hash_of(key: &[u8]) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    h.finish()
+}
+
+impl Store {
+    /// A store holding at most `capacity` bytes.
+    pub fn new(capacity: usize) -> Store {
+        Store {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            lru: Lru::with_capacity(capacity, 1024),
+            generation: AtomicU64::new(1),
+            sealer: Sealer::generate(),
+            capacity,
+        }
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<HashMap<u64, Slot>> {
+        &self.shards[(hash % SHARDS as u64) as usize]
+    }
+
+    /// The fresh entry under `key`; an expired one is removed.
+    pub fn get(&self, key: &[u8], now: Instant) -> Option<Arc<CachedResponse>> {
+        let hash = hash_of(key);
+        let found = {
+            let mut shard = self.shard(hash).lock().ok()?;
+            let slot = shard.get(&hash)?;
+            if &*slot.key != key {
+                return None;
+            }
+            if slot.expires <= now {
+                shard.remove(&hash);
+                self.lru.remove(hash);
+                return None;
+            }
+            match &slot.data {
+                Data::Plain(r) => Ok(r.clone()),
+                Data::Sealed(s) => Err(self.sealer.as_ref().and_then(|k| k.open(s))),
+            }
+        };
+        self.lru.promote(hash);
+        match found {
+            Ok(r) => Some(r),
+            Err(plain) => {
+                let mut plain = plain?;
+                let r = CachedResponse::decode(&plain);
+                plain.fill(0);
+                r.map(Arc::new)
+            }
+        }
+    }
+
+    /// Stores `response` under `key` until `expires`, evicting least recently used entries
+    /// while the budget is exceeded. With `encrypt`, only ciphertext is kept. False when the
+    /// entry could not be stored (larger than the whole budget, or no key to encrypt with).
+    pub fn put(
+        &self,
+        key: &[u8],
+        response: CachedResponse,
+        expires: Instant,
+        encrypt: bool,
+    ) -> bool {
+        let hash = hash_of(key);
+        let (data, weight) = if encrypt {
+            let Some(sealer) = &self.sealer else {
+                return false;
+            };
+            let mut plain = response.encode();
+            drop(response);
+            let sealed = sealer.seal(std::mem::take(&mut plain));
+            let Some(sealed) = sealed else { return false };
+            let w = sealed.size();
+            (Data::Sealed(sealed), w)
+        } else {
+            let w = response.weight();
+            (Data::Plain(Arc::new(response)), w)
+        };
+        let weight = weight + key.len() + ENTRY_OVERHEAD;
+        if weight > self.capacity {
+            return false;
+        }
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        {
+            let Ok(mut shard) = self.shard(hash).lock() else {
+                return false;
+            };
+            shard.insert(
+                hash,
+                Slot {
+                    key: key.into(),
+                    generation,
+                    expires,
+                    data,
+                },
+            );
+            self.lru.admit(hash, (hash, generation), weight);
+        }
+        for ((h, g), _) in self.lru.evict_to_limit() {
+            if let Ok(mut shard) = self.shard(h).lock() {
+                if shard.get(&h).is_some_and(|s| s.generation == g) {
+                    shard.remove(&h);
+                }
+            }
+        }
+        true
+    }
+
+    /// Removes every entry (FlushStageCache).
+    pub fn flush(&self) {
+        for shard in self.shards.iter() {
+            if let Ok(mut shard) = shard.lock() {
+                for (h, _) in shard.drain() {
+                    self.lru.remove(h);
+                }
+            }
+        }
+    }
+
+    /// Bytes held (as counted against the budget).
+    pub fn bytes(&self) -> usize {
+        self.lru.weight()
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map_or(0, |s| s.len()))
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn resp(body: &[u8]) -> CachedResponse {
+        CachedResponse {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Bytes::copy_from_slice(body),
+        }
+    }
+
+    #[test]
+    fn get_put_expire_flush() {
+        let s = Store::new(1 << 20);
+        let now = Instant::now();
+        assert!(s.get(b"a", now).is_none());
+        assert!(s.put(b"a", resp(b"one"), now + Duration::from_secs(5), false));
+        assert_eq!(s.get(b"a", now).unwrap().body, "one");
+        assert!(
+            s.get(b"a", now + Duration::from_secs(5)).is_none(),
+            "expired"
+        );
+        assert!(s.is_empty());
+        assert!(s.put(b"b", resp(b"two"), now + Duration::from_secs(5), true));
+        let got = s.get(b"b", now).unwrap();
+        assert_eq!(*got, resp(b"two"));
+        s.flush();
+        assert!(s.get(b"b", now).is_none());
+        assert_eq!(s.bytes(), 0);
+    }
+
+    #[test]
+    fn bounded_in_bytes_evicting_least_recently_used() {
+        let entry = 10_000;
+        let s = Store::new(10 * (entry + 300));
+        let later = Instant::now() + Duration::from_secs(60);
+        for i in 0..10u8 {
+            assert!(s.put(&[i], resp(&vec![i; entry]), later, i % 2 == 0));
+        }
+        assert_eq!(s.len(), 10);
+        // Touch entry 0, then add more: 1, 2, ... go first.
+        assert!(s.get(&[0], Instant::now()).is_some());
+        for i in 10..13u8 {
+            assert!(s.put(&[i], resp(&vec![i; entry]), later, false));
+        }
+        assert!(s.bytes() <= s.capacity());
+        assert!(s.get(&[0], Instant::now()).is_some());
+        assert!(s.get(&[1], Instant::now()).is_none());
+        assert!(s.get(&[12], Instant::now()).is_some());
+        assert!(!s.put(b"huge", resp(&vec![0; 200_000]), later, false));
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let r = CachedResponse {
+            status: 404,
+            headers: vec![("a".into(), "".into()), ("X-Y".into(), "z,w".into())],
+            body: Bytes::from_static(b"\x00\xffbody"),
+        };
+        assert_eq!(CachedResponse::decode(&r.encode()).unwrap(), r);
+        assert!(CachedResponse::decode(&r.encode()[..5]).is_none());
+    }
+}

@@ -1,0 +1,265 @@
+//! The cache step (reference §13 step 9): after admission, serve a fresh entry of the stage
+//! cache, or let the integration run and store its response. Policy (settings, keys,
+//! `Cache-Control` decisions, storage) is in `crate::cache`; this module moves responses
+//! between it and the Pingora session.
+
+use super::respond::http_date;
+use super::RequestCtx;
+use crate::cache::lock::{self, Fill, FillGuard};
+use crate::cache::policy::{self, Lookup, IGNORED_CACHE_CONTROL_WARNING};
+use crate::cache::settings::MAX_ENTRY_BYTES;
+use crate::cache::{CachedResponse, StageCache};
+use crate::compile::Snapshot;
+use crate::integrations::Failure;
+use crate::responses::GatewayResponseType as G;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Headers the gateway writes per response: never stored, written fresh on a hit.
+const PER_RESPONSE_HEADERS: &[&str] = &[
+    "connection",
+    "content-length",
+    "date",
+    "transfer-encoding",
+    "warning",
+    "x-amz-apigw-id",
+    "x-amzn-requestid",
+    "x-amzn-trace-id",
+];
+
+/// A miss whose response is to be stored.
+pub struct Filling {
+    cache: Arc<StageCache>,
+    key: Vec<u8>,
+    ttl: Duration,
+    encrypted: bool,
+    /// Releases requests waiting for this entry when the fill ends, stored or not.
+    _guard: Option<FillGuard>,
+    /// A streamed response: its status and headers, then its body as it passes.
+    head: Option<(u16, Vec<(String, String)>)>,
+    body: BytesMut,
+}
+
+/// What the request does after the cache step.
+pub enum Step {
+    /// Call the integration (a miss, or an uncached method).
+    Integrate,
+    /// A cached response was written.
+    Answered,
+}
+
+/// Looks the request up in its stage cache. A hit is written here; a miss leaves a
+/// [`Filling`] in `ctx` for the integration's response.
+pub async fn lookup(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+) -> Result<Result<Step, Failure>> {
+    let (Some(a), Some(s), Some(m)) = (ctx.route.api, ctx.route.stage, ctx.route.method) else {
+        return Ok(Ok(Step::Integrate));
+    };
+    let stage = &snap.apis[a].stages[s];
+    let stage_method = &stage.methods[m];
+    let (Some(settings), Some(cache)) = (&stage_method.cache, &stage.cache) else {
+        return Ok(Ok(Step::Integrate));
+    };
+    let req = session.req_header();
+    if settings.get_only && req.method != http::Method::GET {
+        return Ok(Ok(Step::Integrate));
+    }
+    let refresh = policy::wants_refresh(
+        req.headers
+            .get_all(http::header::CACHE_CONTROL)
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+    );
+    let decision = policy::decide(
+        refresh,
+        settings.require_authorization,
+        ctx.info.may_invalidate_cache,
+        settings.strategy,
+    );
+    match decision {
+        Lookup::Refuse => {
+            return Ok(Err(Failure {
+                kind: G::AccessDenied,
+                message: Some("Unauthorized".into()),
+            }))
+        }
+        Lookup::ServeWithWarning => ctx.cache_warning = true,
+        Lookup::Serve | Lookup::Refresh => {}
+    }
+    let key = {
+        let view = ctx.view(snap, req, "");
+        settings.key.key(req.method.as_str(), &view)
+    };
+    let mut guard = None;
+    if decision != Lookup::Refresh {
+        // A waiter looks again when the filler is done; a filler that stored nothing
+        // (uncacheable response) lets the next one try.
+        for _ in 0..3 {
+            if let Some(hit) = cache.store.get(&key, Instant::now()) {
+                stage_method.metrics.cache_hits.inc();
+                write_hit(session, ctx, &hit).await?;
+                return Ok(Ok(Step::Answered));
+            }
+            match cache.locks.acquire(&key) {
+                Fill::Filler(g) => {
+                    guard = Some(g);
+                    break;
+                }
+                Fill::Wait(rx) => lock::wait(rx).await,
+            }
+        }
+    }
+    stage_method.metrics.cache_misses.inc();
+    ctx.cache_fill = Some(Filling {
+        cache: cache.clone(),
+        key,
+        ttl: settings.ttl,
+        encrypted: settings.encrypted,
+        _guard: guard,
+        head: None,
+        body: BytesMut::new(),
+    });
+    Ok(Ok(Step::Integrate))
+}
+
+/// Writes a cached response with this request's `Date`, `x-amzn-RequestId` and
+/// `x-amz-apigw-id`.
+async fn write_hit(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    hit: &CachedResponse,
+) -> Result<()> {
+    if !session.is_body_empty() {
+        let _ = session.drain_request_body().await;
+    }
+    let mut h = ResponseHeader::build(hit.status, Some(hit.headers.len() + 5))?;
+    h.insert_header("Date", http_date())?;
+    for (k, v) in &hit.headers {
+        h.append_header(k.clone(), v.as_str())?;
+    }
+    h.insert_header("Content-Length", hit.body.len())?;
+    h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
+    h.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
+    add_warning(ctx, &mut h)?;
+    ctx.outcome.status = hit.status;
+    ctx.outcome.response_length = hit.body.len() as u64;
+    session.write_response_header(Box::new(h), false).await?;
+    session
+        .write_response_body(Some(hit.body.clone()), true)
+        .await?;
+    Ok(())
+}
+
+/// Adds the `Warning` of `SUCCEED_WITH_RESPONSE_HEADER` when the caller's `Cache-Control`
+/// was ignored.
+pub fn add_warning(ctx: &RequestCtx, h: &mut ResponseHeader) -> Result<()> {
+    if ctx.cache_warning {
+        h.insert_header("Warning", IGNORED_CACHE_CONTROL_WARNING)?;
+    }
+    Ok(())
+}
+
+fn stored_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+    headers
+        .filter(|(k, _)| {
+            !PER_RESPONSE_HEADERS
+                .iter()
+                .any(|p| k.eq_ignore_ascii_case(p))
+        })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Stores a response the gateway built whole (MOCK, HTTP, AWS and Lambda integrations).
+pub fn store_whole(
+    ctx: &mut RequestCtx,
+    status: u16,
+    headers: &[(String, String)],
+    content_type: &str,
+    body: &Bytes,
+) {
+    let Some(fill) = ctx.cache_fill.take() else {
+        return;
+    };
+    let mut stored = stored_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    stored.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+    stored.insert(0, ("Content-Type".into(), content_type.to_string()));
+    put(fill, status, stored, body.clone());
+}
+
+fn put(fill: Filling, status: u16, headers: Vec<(String, String)>, body: Bytes) {
+    let overhead = if fill.encrypted {
+        crate::cache::seal::TAG_BYTES
+    } else {
+        0
+    };
+    if body.len() + overhead > MAX_ENTRY_BYTES {
+        return;
+    }
+    let response = CachedResponse {
+        status,
+        headers,
+        body,
+    };
+    let expires = Instant::now() + fill.ttl;
+    fill.cache
+        .store
+        .put(&fill.key, response, expires, fill.encrypted);
+}
+
+/// A streamed (HTTP_PROXY) response starts: remembers its head, or gives up on storing it
+/// when it cannot be (`head_only`: a HEAD exchange; a body announced over the limit; a
+/// header that is not text).
+pub fn begin_stream(
+    ctx: &mut RequestCtx,
+    resp: &ResponseHeader,
+    head_only: bool,
+    length: Option<u64>,
+) {
+    let Some(fill) = ctx.cache_fill.as_mut() else {
+        return;
+    };
+    let too_large = length.is_some_and(|n| n > MAX_ENTRY_BYTES as u64);
+    let text: Option<Vec<(&str, &str)>> = resp
+        .headers
+        .iter()
+        .map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    match text {
+        Some(h) if !too_large && !head_only => {
+            fill.head = Some((resp.status.as_u16(), stored_headers(h.into_iter())));
+        }
+        _ => ctx.cache_fill = None,
+    }
+}
+
+/// A piece of a streamed response body.
+pub fn collect(ctx: &mut RequestCtx, data: &[u8]) {
+    let Some(fill) = ctx.cache_fill.as_mut() else {
+        return;
+    };
+    if fill.head.is_none() || fill.body.len() + data.len() > MAX_ENTRY_BYTES {
+        // Over the limit: the response passes through whole, unstored.
+        ctx.cache_fill = None;
+        return;
+    }
+    fill.body.extend_from_slice(data);
+}
+
+/// The streamed response ended completely: store it.
+pub fn end_stream(ctx: &mut RequestCtx) {
+    let Some(mut fill) = ctx.cache_fill.take() else {
+        return;
+    };
+    let Some((status, headers)) = fill.head.take() else {
+        return;
+    };
+    let body = std::mem::take(&mut fill.body).freeze();
+    put(fill, status, headers, body);
+}
