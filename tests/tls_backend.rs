@@ -111,7 +111,7 @@ restApis:
             uri: "https://127.0.0.1:{port}/slow"
             timeoutInMillis: 500
             tlsConfig: {{insecureSkipVerification: true}}
-    stages: [{{stageName: prod}}]
+    stages: [{{stageName: prod}}, {{stageName: cached, cacheClusterEnabled: true}}]
 "#
     ))
 }
@@ -147,4 +147,26 @@ fn https_backend_timeout_is_a_504() {
     let r = gw.get("/prod/slow");
     assert_eq!(r.status, 504, "{}", r.body_str());
     assert_eq!(r.body_str(), r#"{"message": "Endpoint request timed out"}"#);
+}
+
+#[test]
+fn https_backend_responses_are_cached_by_the_stage_cache() {
+    let backend = TlsBackend::start();
+    let gw = gateway(backend.port);
+    // Each backend call echoes a new X-Amzn-Trace-Id: equal bodies mean one call.
+    let first = gw.get("/cached/echo");
+    assert_eq!(first.status, 200, "{}", first.body_str());
+    let second = gw.get("/cached/echo");
+    assert_eq!(second.status, 200);
+    assert_eq!(second.body, first.body);
+    assert_ne!(
+        second.header("x-amzn-RequestId"),
+        first.header("x-amzn-RequestId")
+    );
+    assert!(second
+        .header("x-amzn-Remapped-server")
+        .is_some_and(|s| s.contains("Python")));
+    assert_ne!(gw.get("/prod/echo").body, gw.get("/prod/echo").body);
+    let labels = [("stage", "cached"), ("resource", "/echo")];
+    assert_eq!(gw.metric("tollgate_cache_hits_total", &labels), 1.0);
 }

@@ -148,7 +148,8 @@ impl Store {
                 Data::Sealed(s) => Err(self.sealer.as_ref().and_then(|k| k.open(s))),
             }
         };
-        self.lru.promote(hash);
+        // The head needs no move: a hot key costs a read lock.
+        self.lru.promote_top_n(hash, 1);
         match found {
             Ok(r) => Some(r),
             Err(plain) => {

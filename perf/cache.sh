@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Cache-hit throughput, side by side on loopback:
+#   nginx     nginx proxy_pass to the backend (1 worker)                     127.0.0.1:18082
+#   tg-cached Tollgate GET /prod/cached: HTTP_PROXY served from the stage cache 127.0.0.1:18085
+#   tg-proxy  Tollgate GET /prod/proxy: the same integration, caching off
+# (backend: nginx `return 200`, 1 worker, 127.0.0.1:18081). Tollgate runs with threads: 1.
+# Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over
+# $ROUNDS rounds, medians with ratios to nginx. The goal is a cache-hit throughput of at least
+# $GOAL x nginx proxy_pass; the run also checks that the load on /prod/cached was served from
+# the cache (tollgate_cache_hits_total) and reports the verdict. Exit 1 on any failure or
+# when the goal is missed.
+#
+# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 GOAL=1.5.
+# Builds ${CARGO_TARGET_DIR:-target}/release/tollgate with `cargo build --release` if missing
+# or older than the sources.
+set -euo pipefail
+
+DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-3}
+CONNECTIONS=${CONNECTIONS:-64}
+WARMUP=${WARMUP:-1}
+GOAL=${GOAL:-1.5}
+
+PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$PERF_DIR")
+BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
+ADMIN=127.0.0.1:19085
+
+# shellcheck source=perf/lib.sh
+. "$PERF_DIR/lib.sh"
+
+for tool in nginx wrk curl timeout awk sed; do
+    command -v "$tool" >/dev/null || die "$tool not found"
+done
+case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
+
+if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+    log "building $BIN ..."
+    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-cache-perf.XXXXXX")
+PIDS=()
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_nginx() { # NAME CONF PORT
+    local dir=$TMP/$1
+    mkdir -p "$dir/tmp"
+    port_busy "$3" && die "port $3 is already in use"
+    nginx -p "$dir/" -c "$PERF_DIR/$2" -e "$dir/error.log" &
+    PIDS+=($!)
+    wait_up "nginx $1" "$!" "http://127.0.0.1:$3/" "$dir/error.log"
+}
+
+start_nginx backend nginx-backend.conf 18081
+start_nginx proxy nginx-proxy.conf 18082
+
+for p in 18085 19085; do port_busy "$p" && die "port $p is already in use"; done
+mkdir -p "$TMP/state"
+sed "s|@STATE_DIR@|$TMP/state|g" "$PERF_DIR/tollgate-cache.yaml" >"$TMP/tollgate.yaml"
+"$BIN" run -c "$TMP/tollgate.yaml" >"$TMP/tollgate.log" 2>&1 &
+TG_PID=$!
+PIDS+=("$TG_PID")
+wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
+
+names=(nginx tg-cached tg-proxy)
+urls=(http://127.0.0.1:18082/ http://127.0.0.1:18085/prod/cached http://127.0.0.1:18085/prod/proxy)
+labels=("nginx proxy_pass" "Tollgate /prod/cached (cache hits)" "Tollgate /prod/proxy (no cache)")
+expected='{"message":"hello from backend"}'
+
+# Every target answers 200 with the backend's body; the first cached request fills the entry.
+for i in "${!names[@]}"; do
+    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
+    code=${out##*$'\n'}
+    body=${out%$'\n'*}
+    [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
+    [ "$body" = "$expected" ] || die "${urls[$i]} body is ${body:0:200}, expected $expected"
+done
+
+counter() { # NAME: the sum of a counter over every series, from the admin listener
+    curl -s --max-time 2 "http://$ADMIN/metrics" | awk -v n="$1" '$1 ~ "^"n"\\{" && $1 ~ /resource="\/cached"/ { s += $NF } END { printf "%d\n", s }'
+}
+hits_before=$(counter tollgate_cache_hits_total)
+misses_before=$(counter tollgate_cache_misses_total)
+
+n=${#names[@]}
+log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
+if [ "$WARMUP" -gt 0 ]; then
+    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
+fi
+for ((r = 0; r < ROUNDS; r++)); do
+    for ((k = 0; k < n; k++)); do
+        i=$(((r + k) % n))
+        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
+        echo "$res" >>"$TMP/res-${names[$i]}"
+        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
+    done
+done
+kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the load"
+hits=$(($(counter tollgate_cache_hits_total) - hits_before))
+misses=$(($(counter tollgate_cache_misses_total) - misses_before))
+
+declare -A RPS P99 ERRS
+for name in "${names[@]}"; do
+    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
+    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
+    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
+done
+
+echo
+echo "## Tollgate cache-hit perf run $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "$(machine_line) $(nginx -v 2>&1 | sed 's/.*version: //'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds alternated, medians; no CPU pinning."
+echo
+echo "| target | requests/s | p99 | req/s vs nginx proxy | p99 vs nginx proxy | errors (all rounds) |"
+echo "|---|---:|---:|---:|---:|---:|"
+for i in "${!names[@]}"; do
+    name=${names[$i]}
+    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
+        -v nr="${RPS[nginx]}" -v np="${P99[nginx]}" \
+        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
+done
+echo
+echo "Cache on /prod/cached during the load: $hits hits, $misses misses."
+
+status=0
+[ "$misses" = 0 ] || { log "FAIL: $misses cache misses during the load (expected every request to hit)"; status=1; }
+for name in "${names[@]}"; do
+    [ "${ERRS[$name]}" = 0 ] || { log "FAIL: $name had ${ERRS[$name]} errors"; status=1; }
+done
+ratio=$(awk -v a="${RPS[tg-cached]}" -v b="${RPS[nginx]}" 'BEGIN { printf "%.2f", a / b }')
+if awk -v r="$ratio" -v g="$GOAL" 'BEGIN { exit !(r >= g) }'; then
+    echo "Cache hits: ${ratio}x nginx proxy_pass (goal ${GOAL}x): met."
+else
+    echo "Cache hits: ${ratio}x nginx proxy_pass (goal ${GOAL}x): NOT met."
+    status=1
+fi
+exit "$status"
