@@ -66,61 +66,29 @@ wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
 
 names=(nginx tg-cached tg-proxy)
 urls=(http://127.0.0.1:18082/ http://127.0.0.1:18085/prod/cached http://127.0.0.1:18085/prod/proxy)
+bodies=('{"message":"hello from backend"}' '{"message":"hello from backend"}' '{"message":"hello from backend"}')
 labels=("nginx proxy_pass" "Tollgate /prod/cached (cache hits)" "Tollgate /prod/proxy (no cache)")
-expected='{"message":"hello from backend"}'
 
-# Every target answers 200 with the backend's body; the first cached request fills the entry.
-for i in "${!names[@]}"; do
-    out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
-    code=${out##*$'\n'}
-    body=${out%$'\n'*}
-    [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
-    [ "$body" = "$expected" ] || die "${urls[$i]} body is ${body:0:200}, expected $expected"
-done
-
-counter() { # NAME: the sum of a counter over every series, from the admin listener
+counter() { # NAME: the counter's value for /prod/cached, from the admin listener
     curl -s --max-time 2 "http://$ADMIN/metrics" | awk -v n="$1" '$1 ~ "^"n"\\{" && $1 ~ /resource="\/cached"/ { s += $NF } END { printf "%d\n", s }'
 }
+
+# The first request to /prod/cached fills the entry; the load then only hits it.
+check_targets
 hits_before=$(counter tollgate_cache_hits_total)
 misses_before=$(counter tollgate_cache_misses_total)
-
-n=${#names[@]}
-log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
-if [ "$WARMUP" -gt 0 ]; then
-    for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
-fi
-for ((r = 0; r < ROUNDS; r++)); do
-    for ((k = 0; k < n; k++)); do
-        i=$(((r + k) % n))
-        res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
-        echo "$res" >>"$TMP/res-${names[$i]}"
-        log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
-    done
-done
+measure_targets
 kill -0 "$TG_PID" 2>/dev/null || die "tollgate died during the load"
 hits=$(($(counter tollgate_cache_hits_total) - hits_before))
 misses=$(($(counter tollgate_cache_misses_total) - misses_before))
 
-declare -A RPS P99 ERRS
-for name in "${names[@]}"; do
-    RPS[$name]=$(cut -d' ' -f1 "$TMP/res-$name" | median)
-    P99[$name]=$(cut -d' ' -f2 "$TMP/res-$name" | median)
-    ERRS[$name]=$(awk '{ s += $3 } END { print s + 0 }' "$TMP/res-$name")
-done
-
 echo
 echo "## Tollgate cache-hit perf run $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
-echo "$(machine_line) $(nginx -v 2>&1 | sed 's/.*version: //'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds alternated, medians; no CPU pinning."
+echo "$(machine_line) $(nginx -v 2>&1 | sed 's/.*version: //'). Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency," \
+    "$ROUNDS rounds alternated, medians; no CPU pinning."
 echo
-echo "| target | requests/s | p99 | req/s vs nginx proxy | p99 vs nginx proxy | errors (all rounds) |"
-echo "|---|---:|---:|---:|---:|---:|"
-for i in "${!names[@]}"; do
-    name=${names[$i]}
-    awk -v l="${labels[$i]}" -v r="${RPS[$name]}" -v p="${P99[$name]}" -v e="${ERRS[$name]}" \
-        -v nr="${RPS[nginx]}" -v np="${P99[nginx]}" \
-        'BEGIN { printf "| %s | %d | %.2f ms | %.2f | %.2f | %d |\n", l, r, p, r / nr, (np > 0 ? p / np : 0), e }'
-done
+ratio_table nginx "nginx proxy"
 echo
 echo "Cache on /prod/cached during the load: $hits hits, $misses misses."
 
