@@ -65,6 +65,12 @@ const API: &str = r#"
           /secret:
             GET:
               integration: {type: HTTP_PROXY, httpMethod: GET, uri: "{B}/secret"}
+          /posted:
+            POST:
+              integration: {type: HTTP_PROXY, httpMethod: POST, uri: "{B}/posted"}
+          /any:
+            ANY:
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/any"}
           /noise:
             GET:
               integration: {type: HTTP_PROXY, httpMethod: GET, uri: "{B}/noise"}
@@ -79,6 +85,7 @@ const API: &str = r#"
               "silent/GET": {unauthorizedCacheControlHeaderStrategy: SUCCEED_WITHOUT_RESPONSE_HEADER}
               "open/GET": {requireAuthorizationForCacheControl: false}
               "noise/GET": {cachingEnabled: false}
+              "posted/POST": {cachingEnabled: true}
           - stageName: nocache
 "#;
 
@@ -201,6 +208,20 @@ fn hits_serve_the_stored_response_with_fresh_request_ids() {
     ];
     assert_eq!(f.gw.metric("tollgate_cache_hits_total", &labels), 1.0);
     assert_eq!(f.gw.metric("tollgate_cache_misses_total", &labels), 1.0);
+}
+
+#[test]
+fn other_methods_are_cached_only_when_a_setting_names_them() {
+    let f = Fixture::new();
+    for _ in 0..2 {
+        assert_eq!(f.gw.request("POST", "/test/posted", &[], b"{}").status, 200);
+    }
+    assert_eq!(f.calls("/posted"), 1, "posted/POST has cachingEnabled");
+    // An ANY method: its GETs are cached, its other methods are not.
+    for method in ["GET", "GET", "PUT", "PUT", "DELETE"] {
+        assert_eq!(f.gw.request(method, "/test/any", &[], b"").status, 200);
+    }
+    assert_eq!(f.calls("/any"), 1 + 2 + 1);
 }
 
 #[test]

@@ -135,7 +135,10 @@ async fn write_hit(
     ctx: &mut RequestCtx,
     hit: &CachedResponse,
 ) -> Result<()> {
-    if !session.is_body_empty() {
+    if super::request::expects_continue(session) {
+        // The client holds its body back for `100 Continue`: answer without reading it.
+        session.set_keepalive(None);
+    } else if !session.is_body_empty() {
         let _ = session.drain_request_body().await;
     }
     let mut h = ResponseHeader::build(hit.status, Some(hit.headers.len() + 5))?;

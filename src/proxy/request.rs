@@ -87,7 +87,7 @@ pub async fn request_filter(
 }
 
 /// The client holds its body back until it gets `100 Continue` (RFC 9110 §10.1.1).
-fn expects_continue(session: &mut Session) -> bool {
+pub(super) fn expects_continue(session: &mut Session) -> bool {
     let req = session.req_header();
     let expects = req.version == http::Version::HTTP_11
         && req
