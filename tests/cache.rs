@@ -510,3 +510,54 @@ fn cache_data_encrypted_keeps_no_plaintext_in_memory() {
         "with cacheDataEncrypted the body is held only as ciphertext"
     );
 }
+
+#[test]
+fn lambda_proxy_results_are_cached_and_function_errors_are_not() {
+    // An Invoke API server: `/fn/fail` is a function error, anything else a proxy result.
+    let invoke = Backend::with_handler(|req| {
+        let event: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+        match event["path"].as_str().unwrap_or_default() {
+            "/fn/fail" => Reply::json(200, r#"{"errorMessage":"boom","errorType":"E"}"#)
+                .header("X-Amz-Function-Error", "Unhandled"),
+            path => Reply::json(
+                200,
+                serde_json::json!({"statusCode": 201, "body": path, "headers": {"x-from": "fn"}})
+                    .to_string(),
+            ),
+        }
+    });
+    let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:remote/invocations";
+    let gw = Gateway::start(
+        &r#"
+        functions:
+          remote: {endpoint: "{B}"}
+        restApis:
+          - id: fnapi
+            resources:
+              /fn/{proxy+}:
+                GET:
+                  requestParameters: {method.request.path.proxy: true}
+                  integration:
+                    type: AWS_PROXY
+                    httpMethod: POST
+                    uri: "{URI}"
+                    cacheKeyParameters: [method.request.path.proxy]
+            stages: [{stageName: test, cacheClusterEnabled: true}]
+        "#
+        .replace("{B}", &invoke.url())
+        .replace("{URI}", uri),
+    );
+    for _ in 0..2 {
+        let r = gw.get("/test/fn/a");
+        assert_eq!(r.status, 201, "{}", r.body_str());
+        assert_eq!(r.body_str(), "/fn/a");
+        assert_eq!(r.header("x-from"), Some("fn"));
+    }
+    assert_eq!(invoke.hits(), 1);
+    assert_eq!(gw.get("/test/fn/b").body_str(), "/fn/b");
+    assert_eq!(invoke.hits(), 2);
+    for _ in 0..2 {
+        assert_eq!(gw.get("/test/fn/fail").status, 502);
+    }
+    assert_eq!(invoke.hits(), 4, "a function error is not stored");
+}
