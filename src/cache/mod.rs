@@ -3,6 +3,12 @@
 //! adapter (`proxy::cache`) looks entries up after admission and stores integration
 //! responses.
 //!
+//! The store is a module of its own rather than a `pingora-cache` `Storage`: most responses
+//! never pass through Pingora's proxy phases (whole replies of MOCK, HTTP, AWS and Lambda
+//! integrations; the lean HTTP_PROXY client), so `HttpCache`, the only consumer of that
+//! trait, would not run for them; and its size cap aborts a chunked response over the limit
+//! instead of passing it through whole.
+//!
 //! Caches live outside the [`Snapshot`]: [`Caches`] hands each compiled stage the cache of
 //! the previous load when the stage's cache settings did not change, so a reload keeps it.
 
