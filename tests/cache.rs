@@ -386,7 +386,7 @@ fn unauthorized_invalidation_fail_with_403() {
     f.get("/test/fail", &[]);
     let r = f.get("/test/fail", &[("Cache-Control", "max-age=0")]);
     assert_eq!(r.status, 403);
-    assert_eq!(r.body_str(), r#"{"message":"Unauthorized"}"#);
+    assert_eq!(r.body_str(), r#"{"Message":"Unauthorized"}"#);
     assert_eq!(r.header("x-amzn-ErrorType"), Some("AccessDeniedException"));
     assert_eq!(f.calls("/fail"), 1);
 }
@@ -560,4 +560,124 @@ fn lambda_proxy_results_are_cached_and_function_errors_are_not() {
         assert_eq!(gw.get("/test/fn/fail").status, 502);
     }
     assert_eq!(invoke.hits(), 4, "a function error is not stored");
+}
+
+/// Headers botocore's SigV4Auth adds to a `GET http://{addr}{path}` by `key`/`secret` with
+/// `headers` signed too (tests/iam/sign.py).
+fn signed_get(
+    gw: &Gateway,
+    path: &str,
+    key: &str,
+    secret: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    use std::io::Write;
+    let spec = serde_json::json!([{
+        "mode": "header", "method": "GET", "url": format!("http://{}{path}", gw.addr),
+        "key": key, "secret": secret,
+        "headers": headers.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+    }]);
+    let mut child = std::process::Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/iam/sign.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 tests/iam/sign.py (install botocore with scripts/deps.sh)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "sign.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sent: Vec<(String, String)> = signed[0]["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h[0].as_str().unwrap().to_string(),
+                h[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let sent: Vec<(&str, &str)> = sent.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    gw.request("GET", path, &sent, b"")
+}
+
+#[test]
+fn invalidation_needs_execute_api_invalidate_cache_and_refused_callers_get_no_cached_response() {
+    let backend = counting_backend();
+    let gw = Gateway::start(
+        &r#"
+        iam:
+          users:
+            - name: admin
+              accessKeyId: AKIDADMIN
+              secretAccessKey: admin-secret
+              policies:
+                - Statement:
+                    - {Effect: Allow, Action: ["execute-api:Invoke", "execute-api:InvalidateCache"], Resource: "arn:aws:execute-api:*:*:iamcache/*"}
+            - name: reader
+              accessKeyId: AKIDREADER
+              secretAccessKey: reader-secret
+              policies:
+                - Statement:
+                    - {Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamcache/*"}
+        restApis:
+          - id: iamcache
+            resources:
+              /items:
+                GET:
+                  authorizationType: AWS_IAM
+                  integration: {type: HTTP_PROXY, httpMethod: GET, uri: "{B}/items"}
+            stages:
+              - stageName: test
+                cacheClusterEnabled: true
+                methodSettings:
+                  "items/GET": {unauthorizedCacheControlHeaderStrategy: FAIL_WITH_403}
+        "#
+        .replace("{B}", &backend.url()),
+    );
+    let calls = || {
+        backend
+            .requests()
+            .iter()
+            .filter(|r| r.path() == "/items")
+            .count()
+    };
+    let refresh = [("Cache-Control", "max-age=0")];
+    let r = signed_get(&gw, "/test/items", "AKIDREADER", "reader-secret", &[]);
+    assert_eq!(r.body_str(), r#"{"call":1,"path":"/items"}"#);
+    // A caller the method refuses never sees the cached response.
+    let r = gw.get("/test/items");
+    assert_eq!(r.status, 403, "{}", r.body_str());
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("MissingAuthenticationTokenException")
+    );
+    let r = signed_get(&gw, "/test/items", "AKIDREADER", "wrong-secret", &[]);
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("x-amzn-ErrorType"),
+        Some("InvalidSignatureException")
+    );
+    // Without execute-api:InvalidateCache, max-age=0 is refused (FAIL_WITH_403).
+    let r = signed_get(&gw, "/test/items", "AKIDREADER", "reader-secret", &refresh);
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body_str(), r#"{"Message":"Unauthorized"}"#);
+    assert_eq!(calls(), 1);
+    // With it, the entry is refreshed.
+    let r = signed_get(&gw, "/test/items", "AKIDADMIN", "admin-secret", &refresh);
+    assert_eq!(r.body_str(), r#"{"call":2,"path":"/items"}"#);
+    let r = signed_get(&gw, "/test/items", "AKIDREADER", "reader-secret", &[]);
+    assert_eq!(r.body_str(), r#"{"call":2,"path":"/items"}"#);
+    assert_eq!(calls(), 2);
 }
