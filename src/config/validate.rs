@@ -452,6 +452,14 @@ impl Checker {
                 );
             }
         }
+        for (i, key) in int.cache_key_parameters.iter().enumerate() {
+            if !m.request_parameters.contains_key(key) {
+                self.err(
+                    sub(path!["cacheKeyParameters", i]),
+                    format!("cache key parameter `{key}` must be a method.request.{{path|querystring|header}}.NAME declared in the method's requestParameters"),
+                );
+            }
+        }
         for (target, source) in &int.request_parameters {
             let at_p = sub(path!["requestParameters", target]);
             if parse_param_key(
@@ -795,6 +803,27 @@ mod tests {
         assert!(
             p.iter()
                 .any(|e| e.contains("method.request.header.h is not declared")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn cache_key_parameters_are_declared_method_request_parameters() {
+        let text = r#"restApis:
+  - id: a
+    resources:
+      /x:
+        GET:
+          requestParameters: {method.request.querystring.q: false}
+          integration:
+            type: MOCK
+            cacheKeyParameters: [method.request.querystring.q, method.request.header.h]
+"#;
+        let p = problems(text);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("t.yaml:9:")
+                && p[0].contains("cache key parameter `method.request.header.h` must be"),
             "{p:?}"
         );
     }
