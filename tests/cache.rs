@@ -681,3 +681,17 @@ fn invalidation_needs_execute_api_invalidate_cache_and_refused_callers_get_no_ca
     assert_eq!(r.body_str(), r#"{"call":2,"path":"/items"}"#);
     assert_eq!(calls(), 2);
 }
+
+#[test]
+fn a_hit_answers_a_client_waiting_for_100_continue_without_its_body() {
+    let f = Fixture::new();
+    let first = f.get("/test/items", &[]);
+    let mut conn = Conn::open(f.gw.addr);
+    let r = conn.send_raw(
+        b"GET /test/items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, first.body);
+    assert!(conn.is_closed_by_peer(Duration::from_secs(5)));
+    assert_eq!(f.calls("/items"), 1);
+}
