@@ -8,9 +8,12 @@ use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
 use crate::auth::verify::SignedRequest;
 use crate::compile::Snapshot;
-use crate::integrations::Failure;
+use crate::integrations::{Failure, Integration};
 use crate::responses::GatewayResponseType as G;
 use pingora::prelude::*;
+
+/// What Pingora's retry buffer holds of a request body.
+const RETRY_BUFFER: usize = 64 * 1024;
 
 /// Runs access control for the routed request in `ctx`.
 pub async fn control(
@@ -30,7 +33,26 @@ pub async fn control(
         && ctx.request_body.is_none()
         && !session.is_body_empty()
     {
+        // HTTP_PROXY to a TLS backend goes through Pingora's proxy, which sends on the body
+        // it kept in its retry buffer (64 KiB at most).
+        let pingora_proxies = matches!(api.methods[m].integration, Integration::HttpProxy(_))
+            && api.stages[s].methods[m]
+                .upstream
+                .as_ref()
+                .is_some_and(|u| u.endpoint.tls);
+        if pingora_proxies {
+            session.as_mut().enable_retry_buffering();
+        }
         match read_body(session).await {
+            Ok(Some(body)) if pingora_proxies && body.len() > RETRY_BUFFER => {
+                log::warn!(
+                    "{} {}: a signed body over {RETRY_BUFFER} bytes cannot be forwarded to a TLS \
+                     HTTP_PROXY backend",
+                    api.id,
+                    api.methods[m].resource_path
+                );
+                return Err(Failure::new(G::RequestTooLarge));
+            }
             Ok(Some(body)) => ctx.request_body = Some(body),
             Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
             Err(_) => return Err(Failure::new(G::Default4xx)),
