@@ -476,6 +476,25 @@ fn attacks_are_refused_as_aws_refuses_them() {
         "IncompleteSignatureException",
         json!({"message": "Authorization header requires 'Credential' parameter. Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=eyJhbGciOiJIUzI1NiJ9.e30.x"}),
     );
+    // On a path that matches no method too (E1-E3 of the reference).
+    refused(
+        &request(
+            gw.addr,
+            "POST",
+            "/test/nowhere",
+            &[("Authorization", "Bearer sometoken")],
+            b"",
+        ),
+        403,
+        "IncompleteSignatureException",
+        json!({"message": "'sometoken' not a valid key=value pair (missing equal-sign) in Authorization header: 'Bearer sometoken'."}),
+    );
+    refused(
+        &request(gw.addr, "GET", "/test/nowhere", &[], b""),
+        403,
+        "MissingAuthenticationTokenException",
+        json!({"message": "Missing Authentication Token"}),
+    );
     // Replayed outside the ±5 minute window.
     let old = botocore(
         gw,

@@ -246,6 +246,17 @@ pub fn verify<'k, U>(
     })
 }
 
+/// AWS reads an `Authorization` header even when no method matched: one that is not
+/// readable as SigV4 is answered with its IncompleteSignature message instead of "Missing
+/// Authentication Token".
+pub fn unreadable_authorization(req: &SignedRequest) -> Option<SigV4Error> {
+    let auth = req.header("authorization")?;
+    match parse_header_form(req, auth) {
+        Err(e @ SigV4Error::Incomplete(_)) => Some(e),
+        _ => None,
+    }
+}
+
 /// The request carries presigned parameters.
 pub fn is_presigned(query: &str) -> bool {
     query.split('&').any(|p| {

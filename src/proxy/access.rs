@@ -6,11 +6,48 @@ use super::request::read_body;
 use super::{split_target, RequestCtx};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
-use crate::auth::verify::SignedRequest;
+use crate::auth::verify::{self, SignedRequest};
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::responses::GatewayResponseType as G;
 use pingora::prelude::*;
+
+/// The failure for a request that matched no method: Missing Authentication Token, unless
+/// it carries an `Authorization` header that is not readable as SigV4.
+pub fn no_method(req: &pingora::http::RequestHeader, ctx: &mut RequestCtx) -> Failure {
+    let headers: Vec<(&str, &str)> = req
+        .headers
+        .get_all(http::header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| Some(("authorization", v.to_str().ok()?)))
+        .chain(
+            ["x-amz-date", "date"]
+                .into_iter()
+                .filter_map(|n| Some((n, req.headers.get(n)?.to_str().ok()?))),
+        )
+        .collect();
+    if headers.first().map(|h| h.0) != Some("authorization") {
+        return Failure::new(G::MissingAuthenticationToken);
+    }
+    let signed = SignedRequest {
+        method: req.method.as_str(),
+        path: "",
+        query: "",
+        headers: &headers,
+        body: b"",
+    };
+    match verify::unreadable_authorization(&signed) {
+        Some(e) => {
+            let (kind, error_type, message) = e.response();
+            ctx.outcome.error_type = Some(error_type);
+            Failure {
+                kind,
+                message: Some(message.into_owned()),
+            }
+        }
+        None => Failure::new(G::MissingAuthenticationToken),
+    }
+}
 
 /// What Pingora's retry buffer holds of a request body.
 const RETRY_BUFFER: usize = 64 * 1024;

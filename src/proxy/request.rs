@@ -135,7 +135,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
     let stage = &api.stages[target.stage];
     let found = HttpMethod::parse(req.method.as_str())
         .and_then(|m| api.router.find(m, target.resource_path))
-        .ok_or_else(|| Failure::new(G::MissingAuthenticationToken))?;
+        .ok_or_else(|| super::access::no_method(req, ctx))?;
     let method = &api.methods[found.method_id];
     ctx.route.method = Some(found.method_id);
     ctx.path_params = found
