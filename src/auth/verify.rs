@@ -889,6 +889,39 @@ mod tests {
         );
     }
 
+    /// A client may date its request with `Date` (an HTTP date) instead of `X-Amz-Date`.
+    #[test]
+    fn date_header_instead_of_x_amz_date() {
+        let keys = Keys::one(None);
+        let date = "Sun, 30 Aug 2015 12:36:00 GMT";
+        let creq = format!(
+            "GET\n/prod/pets\n\ndate:{date}\nhost:api.local\n\ndate;host\n{}",
+            sigv4::EMPTY_SHA256
+        );
+        let scope = sigv4::scope("20150830", "us-east-1", "execute-api");
+        let sts = sigv4::string_to_sign("20150830T123600Z", &scope, &creq);
+        let sig = sigv4::signature(
+            &sigv4::signing_key(SECRET, "20150830", "us-east-1", "execute-api"),
+            &sts,
+        );
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={AKID}/{scope}, SignedHeaders=date;host, Signature={sig}"
+        );
+        let h = [
+            ("Host", "api.local"),
+            ("Date", date),
+            ("Authorization", auth.as_str()),
+        ];
+        let now = t("20150830T123900Z");
+        assert_eq!(keys.run(&get("/prod/pets", "", &h), now), Ok(Form::Header));
+        assert_eq!(
+            keys.run(&get("/prod/pets", "", &h), t("20150830T124200Z")),
+            Err(SigV4Error::Invalid(
+                "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T124200Z - 5 min.)".into()
+            ))
+        );
+    }
+
     #[test]
     fn signing_keys_are_cached_per_date() {
         let s = SecretKey::new(SECRET, None);
