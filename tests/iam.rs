@@ -776,3 +776,48 @@ fn signed_bodies_reach_a_tls_backend() {
     let r = send(&gw, "POST", &s[1], &[], big.as_bytes());
     assert_eq!(r.status, 413, "{}", r.body_str());
 }
+
+/// A Lambda proxy integration behind AWS_IAM sees the caller in `requestContext.identity`.
+#[test]
+fn lambda_proxy_events_carry_the_iam_caller() {
+    let funcs = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/functions");
+    let uri = "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:python/invocations";
+    let gw = Gateway::start(&format!(
+        r#"
+        functions:
+          python: {{command: ["python3", "-m", "awslambdaric", "echo.handler"], workingDirectory: "{funcs}", timeout: 10}}
+        iam:
+          users:
+            - name: alice
+              accessKeyId: AKIDALICE
+              secretAccessKey: alice-secret
+              policies: [{{Statement: [{{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}}]}}]
+        restApis:
+          - id: lambdaiam
+            resources:
+              /fn:
+                POST:
+                  authorizationType: AWS_IAM
+                  integration: {{type: AWS_PROXY, httpMethod: POST, uri: "{uri}"}}
+            stages: [{{stageName: test}}]
+        "#
+    ));
+    let s = botocore(
+        &gw,
+        &[with(
+            spec("alice", "POST", "/test/fn"),
+            "body",
+            json!("{\"a\":1}"),
+        )],
+    );
+    let r = send(&gw, "POST", &s[0], &[], b"{\"a\":1}");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let event = &r.json()["raw"];
+    assert_eq!(event["body"], "{\"a\":1}");
+    let id = &event["requestContext"]["identity"];
+    assert_eq!(id["accessKey"], "AKIDALICE");
+    assert_eq!(id["accountId"], ACCOUNT);
+    assert_eq!(id["userArn"], format!("arn:aws:iam::{ACCOUNT}:user/alice"));
+    assert!(id["caller"].as_str().unwrap().starts_with("AIDA"));
+    assert_eq!(id["user"], id["caller"]);
+}
