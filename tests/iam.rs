@@ -288,6 +288,7 @@ fn botocore_signed_requests_reach_the_integration() {
             with(spec("alice", "GET", "/test/whoami"), "mode", json!("query")),
             spec("bob", "GET", "/test/pets"),
             spec("carol", "GET", "/test/pets"),
+            with(spec("bob", "GET", "/test/pets"), "mode", json!("query")),
         ],
     );
     let r = send(&f.gw, "GET", &signed[0], &[], b"");
@@ -316,6 +317,12 @@ fn botocore_signed_requests_reach_the_integration() {
     assert_eq!(r.status, 200, "{}", r.body_str());
     // Carol has no identity policy: the resource policy names her.
     let r = send(&f.gw, "GET", &signed[4], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    // Presigned with a session token, which botocore puts in the query.
+    assert!(signed[5]
+        .target
+        .contains("X-Amz-Security-Token=bob-session-token"));
+    let r = send(&f.gw, "GET", &signed[5], &[], b"");
     assert_eq!(r.status, 200, "{}", r.body_str());
 }
 
