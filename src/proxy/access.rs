@@ -2,15 +2,24 @@
 //! records what it decided. A SigV4-signed request's body is read here, since the signature
 //! covers it; the integration then sends the bytes read.
 
+use super::custom::Callers;
 use super::request::read_body;
 use super::{split_target, RequestCtx};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
+use crate::auth::authorizers::{self, Calls};
 use crate::auth::verify::SignedRequest;
+use crate::client::Outbound;
 use crate::compile::Snapshot;
+use crate::compile::Upstream;
+use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
+use crate::functions::Invocation;
 use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
+use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::prelude::*;
+use std::time::Duration;
 
 /// Runs access control for the routed request in `ctx`.
 pub async fn control(
@@ -100,4 +109,71 @@ pub async fn control(
             })
         }
     }
+}
+
+/// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).
+const JWKS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+#[async_trait]
+impl Calls for Callers<'_> {
+    async fn invoke(
+        &self,
+        target: &FunctionTarget,
+        payload: Bytes,
+        timeout: Duration,
+        trace_id: &str,
+    ) -> Result<Invocation, InvokeFailure> {
+        let options = InvokeOptions {
+            trace_id: Some(trace_id),
+            asynchronous: false,
+        };
+        invoke::call_with(
+            self.client,
+            self.functions,
+            target,
+            payload,
+            timeout,
+            options,
+        )
+        .await
+    }
+
+    async fn fetch(&self, upstream: &Upstream, target: &str) -> Result<Bytes, String> {
+        let request = Outbound {
+            method: "GET".into(),
+            target: target.to_string(),
+            headers: vec![
+                ("Host".into(), upstream.endpoint.authority.clone()),
+                ("Accept".into(), "application/json".into()),
+            ],
+            body: Bytes::new(),
+        };
+        let response = self
+            .client
+            .send(&upstream.peer, request, JWKS_TIMEOUT)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if response.status != 200 {
+            return Err(format!("status {}", response.status));
+        }
+        Ok(response.body)
+    }
+}
+
+/// Runs the routed method's authorizer and records what it granted on the request.
+pub async fn authorize(
+    callers: &Callers<'_>,
+    session: &Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+) -> Result<(), Failure> {
+    let grant = {
+        let view = ctx.view(snap, session.req_header(), "");
+        authorizers::authorize(&view, callers).await?
+    };
+    if let Some(g) = grant {
+        ctx.info.authorizer = Some(g.authorizer);
+        ctx.info.usage_identifier_key = g.usage_identifier_key;
+    }
+    Ok(())
 }

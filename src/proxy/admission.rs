@@ -16,6 +16,7 @@ pub async fn admit(
     ctx: &mut RequestCtx,
     snap: &Snapshot,
 ) -> Result<(), Failure> {
+    super::access::authorize(_callers, session, ctx, snap).await?;
     let (Some(a), Some(m)) = (ctx.route.api, ctx.route.method) else {
         return Ok(());
     };

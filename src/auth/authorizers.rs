@@ -1,0 +1,277 @@
+//! Access control for methods secured by an authorizer (`authorizationType` CUSTOM or
+//! COGNITO_USER_POOLS): the compiled authorizers of an API, and [`authorize`], which runs the
+//! method's authorizer for one request and says what it granted or which gateway response
+//! refuses the request.
+
+use super::authorizer_cache::TtlCache;
+use super::jwt::JwtAuthorizer;
+use super::lambda_authorizer::{
+    self, AuthorizerOutput, Decision, IdentitySource, Kind, LambdaAuthorizer, Refusal,
+    AUTHORIZER_TIMEOUT,
+};
+use crate::compile::Upstream;
+use crate::config::model;
+use crate::functions::invoke::{FunctionTarget, InvokeFailure};
+use crate::functions::Invocation;
+use crate::integrations::lambda::{self as lambda_integration, FunctionRef};
+use crate::integrations::Failure;
+use crate::pipeline::RequestView;
+use crate::responses::GatewayResponseType as G;
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Cached authorizer results per stage and authorizer, at most.
+const CACHE_CAPACITY: usize = 100_000;
+
+/// A compiled authorizer of a REST API.
+pub enum Authorizer {
+    Lambda {
+        authorizer: LambdaAuthorizer,
+        function: FunctionRef,
+    },
+    Jwt(JwtAuthorizer),
+}
+
+impl Authorizer {
+    /// Compiles one `authorizers` entry; Err is (field, message).
+    pub fn compile(
+        a: &model::Authorizer,
+        region: &str,
+        resolve: crate::compile::Resolver,
+    ) -> Result<Authorizer, (&'static str, String)> {
+        let default_source = "method.request.header.Authorization";
+        match a.kind.as_str() {
+            "TOKEN" | "REQUEST" => {
+                let kind = if a.kind == "TOKEN" {
+                    Kind::Token
+                } else {
+                    Kind::Request
+                };
+                let function = a
+                    .authorizer_uri
+                    .as_deref()
+                    .and_then(lambda_integration::function_name)
+                    .ok_or_else(|| {
+                        (
+                            "authorizerUri",
+                            "authorizerUri must name a Lambda function \
+                             (arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations)"
+                                .to_string(),
+                        )
+                    })?;
+                let source = match (&a.identity_source, kind) {
+                    (Some(s), _) => s.as_str(),
+                    (None, Kind::Token) => default_source,
+                    (None, Kind::Request) => "",
+                };
+                let identity_sources =
+                    IdentitySource::parse_list(source).map_err(|e| ("identitySource", e))?;
+                let ttl = Duration::from_secs(a.authorizer_result_ttl_in_seconds.unwrap_or(300));
+                match kind {
+                    Kind::Token
+                        if !matches!(identity_sources.as_slice(), [IdentitySource::Header(_)]) =>
+                    {
+                        return Err((
+                            "identitySource",
+                            "a TOKEN authorizer's identitySource is one method.request.header.NAME"
+                                .into(),
+                        ))
+                    }
+                    Kind::Request if identity_sources.is_empty() && !ttl.is_zero() => {
+                        return Err((
+                            "identitySource",
+                            "a REQUEST authorizer with caching needs an identitySource \
+                             (or authorizerResultTtlInSeconds: 0)"
+                                .into(),
+                        ))
+                    }
+                    _ => {}
+                }
+                let validation = match (&a.identity_validation_expression, kind) {
+                    (Some(e), Kind::Token) => Some(
+                        crate::vtl::jregex::whole_match(e)
+                            .map_err(|t| ("identityValidationExpression", t.to_string()))?,
+                    ),
+                    _ => None,
+                };
+                Ok(Authorizer::Lambda {
+                    authorizer: LambdaAuthorizer {
+                        kind,
+                        identity_sources,
+                        validation,
+                        ttl,
+                    },
+                    function,
+                })
+            }
+            _ => JwtAuthorizer::compile(a, region, resolve).map(Authorizer::Jwt),
+        }
+    }
+
+    /// The Lambda function a stage invokes, if this is a Lambda authorizer.
+    pub fn function(&self) -> Option<&FunctionRef> {
+        match self {
+            Authorizer::Lambda { function, .. } => Some(function),
+            Authorizer::Jwt(_) => None,
+        }
+    }
+}
+
+/// What a stage keeps per authorizer: how it reaches the function, and the result cache.
+pub struct StageAuthorizer {
+    /// None for JWT authorizers, and for unreachable functions (requests get a 500).
+    pub function: Option<FunctionTarget>,
+    /// Lambda outputs by identity; `None` is a cached `Unauthorized`.
+    pub cache: TtlCache<Option<AuthorizerOutput>>,
+}
+
+impl StageAuthorizer {
+    pub fn new(function: Option<FunctionTarget>) -> StageAuthorizer {
+        StageAuthorizer {
+            function,
+            cache: TtlCache::new(CACHE_CAPACITY),
+        }
+    }
+}
+
+/// The I/O an authorizer needs: invoking its function, fetching a JWKS.
+#[async_trait]
+pub trait Calls: Sync {
+    async fn invoke(
+        &self,
+        target: &FunctionTarget,
+        payload: Bytes,
+        timeout: Duration,
+        trace_id: &str,
+    ) -> Result<Invocation, InvokeFailure>;
+
+    /// GET `target` from `upstream`; the body of a 200.
+    async fn fetch(&self, upstream: &Upstream, target: &str) -> Result<Bytes, String>;
+}
+
+/// What access control granted: `$context.authorizer.*` and a Lambda authorizer's
+/// `usageIdentifierKey`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Grant {
+    pub authorizer: Vec<(String, String)>,
+    pub usage_identifier_key: Option<String>,
+}
+
+/// Runs the routed method's authorizer, if it has one. `Ok(None)`: no authorizer applies.
+pub async fn authorize(
+    view: &RequestView<'_>,
+    calls: &dyn Calls,
+) -> Result<Option<Grant>, Failure> {
+    let (Some(api), Some(stage), Some(method)) =
+        (view.landing.api, view.landing.stage, view.landing.method)
+    else {
+        return Ok(None);
+    };
+    let Some(index) = method.authorizer else {
+        return Ok(None);
+    };
+    let (Some(authorizer), Some(on_stage)) =
+        (api.authorizers.get(index), stage.authorizers.get(index))
+    else {
+        return Ok(None);
+    };
+    let request_id = view.info.request_id.as_str();
+    let result = match authorizer {
+        Authorizer::Lambda { authorizer, .. } => lambda(authorizer, on_stage, view, calls).await,
+        Authorizer::Jwt(jwt) => jwt
+            .authorize(view, &method.authorization_scopes, calls)
+            .await
+            .map(|claims| Grant {
+                authorizer: claims,
+                usage_identifier_key: None,
+            }),
+    };
+    result.map(Some).map_err(|r| match r {
+        Refusal::Unauthorized => Failure::new(G::Unauthorized),
+        Refusal::Denied => Failure::new(G::AccessDenied),
+        Refusal::NotAllowed => Failure {
+            kind: G::AccessDenied,
+            message: Some("User is not authorized to access this resource".into()),
+        },
+        Refusal::Misconfigured(why) => {
+            log::warn!("{request_id}: authorizer: {why}");
+            Failure {
+                kind: G::AuthorizerConfigurationError,
+                message: None,
+            }
+        }
+    })
+}
+
+async fn lambda(
+    authorizer: &LambdaAuthorizer,
+    on_stage: &StageAuthorizer,
+    view: &RequestView<'_>,
+    calls: &dyn Calls,
+) -> Result<Grant, Refusal> {
+    let identity = authorizer.identity(view)?;
+    let (Some(api), Some(stage)) = (view.landing.api, view.landing.stage) else {
+        return Err(Refusal::Misconfigured("no stage".into()));
+    };
+    let server = &view.snapshot.server;
+    let arn = lambda_authorizer::method_arn(
+        &server.region,
+        &server.account_id,
+        &api.id,
+        &stage.name,
+        view.http_method,
+        view.resource_path.unwrap_or(""),
+    );
+    let now = Instant::now();
+    let cached = identity
+        .cache_key
+        .as_deref()
+        .and_then(|k| on_stage.cache.get(k, now));
+    let output = match cached {
+        Some(o) => o,
+        None => {
+            let target = on_stage.function.as_ref().ok_or_else(|| {
+                Refusal::Misconfigured("the authorizer function cannot be reached".into())
+            })?;
+            let event = authorizer.event(view, identity.token.as_deref(), &arn);
+            let invocation = calls
+                .invoke(
+                    target,
+                    Bytes::from(event),
+                    AUTHORIZER_TIMEOUT,
+                    view.info.trace_id(),
+                )
+                .await
+                .map_err(|e| Refusal::Misconfigured(format!("invocation failed: {e:?}")))?;
+            let output = match lambda_authorizer::parse_result(
+                invocation.function_error.as_deref(),
+                &invocation.payload,
+            ) {
+                Ok(o) => Some(o),
+                Err(Refusal::Unauthorized) => None,
+                Err(e) => return Err(e),
+            };
+            let output = Arc::new(output);
+            if let Some(key) = identity.cache_key {
+                on_stage
+                    .cache
+                    .insert(key, output.clone(), now + authorizer.ttl, now);
+            }
+            output
+        }
+    };
+    let Some(output) = output.as_ref() else {
+        return Err(Refusal::Unauthorized);
+    };
+    // A cached policy is evaluated against each request's own method ARN.
+    match output.policy.decide(&arn) {
+        Decision::Allow => Ok(Grant {
+            authorizer: output.values(),
+            usage_identifier_key: output.usage_identifier_key.clone(),
+        }),
+        Decision::Deny => Err(Refusal::Denied),
+        Decision::Implicit => Err(Refusal::NotAllowed),
+    }
+}
