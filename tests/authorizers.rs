@@ -295,3 +295,43 @@ fn lambda_proxy_event_carries_the_authorizer_context() {
     assert_eq!(with_token(&gw, "GET", "/prod/a", "allow-all").status, 200);
     assert_eq!(events(gw.dir()).len(), 1);
 }
+
+#[test]
+fn check_reports_authorizer_problems_at_their_line() {
+    let yaml = r#"
+server: {listen: ["127.0.0.1:0"]}
+restApis:
+  - id: a
+    authorizers:
+      - {name: one, type: TOKEN, authorizerUri: "arn:aws:lambda:us-east-1:1:function:f", identitySource: "method.request.header.A, method.request.header.B"}
+      - name: two
+        type: REQUEST
+        authorizerUri: "arn:aws:lambda:us-east-1:1:function:f"
+        identitySource: method.request.path.id
+      - name: three
+        type: TOKEN
+        authorizerUri: "arn:aws:lambda:us-east-1:1:function:f"
+        identityValidationExpression: "(unclosed"
+      - {name: four, type: REQUEST, authorizerUri: "arn:aws:lambda:us-east-1:1:function:f"}
+      - {name: five, type: COGNITO_USER_POOLS, providerARNs: ["arn:aws:cognito-idp:us-east-1:1:userpool/p"], jwks: "{DIR}/missing.json"}
+    resources:
+      /: {GET: {integration: {type: MOCK}}}
+    stages: [{stageName: s}]
+"#;
+    let (code, stdout, _) = check(yaml);
+    assert_eq!(code, 1, "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |line: usize, text: &str| {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(&format!("tollgate.yaml:{line}:")) && l.contains(text)),
+            "no problem on line {line} mentioning {text:?} in:\n{stdout}"
+        );
+    };
+    at(6, "one method.request.header.NAME");
+    at(10, "path parameters cannot be identity sources");
+    at(14, "PatternSyntaxException");
+    at(15, "needs an identitySource");
+    at(16, "missing.json");
+}
