@@ -133,10 +133,44 @@ fn b64(s: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
 }
 
-/// A token whose signature, issuer and lifetime were verified.
+/// A token whose signature, issuer and lifetime were verified, with what the per-method
+/// checks read taken out once.
 #[derive(Debug)]
 pub struct Verified {
-    claims: Map<String, Value>,
+    /// `claims.<name>` → value, as `$context.authorizer` gets them.
+    values: Vec<(String, String)>,
+    token_use: Option<String>,
+    audiences: Vec<String>,
+    /// `client_id`, then `aud`.
+    clients: Vec<String>,
+    /// `scope` and `scp`, split at spaces.
+    scopes: Vec<String>,
+}
+
+impl Verified {
+    fn new(claims: &Map<String, Value>) -> Verified {
+        let audiences = strings(claims.get("aud"));
+        let mut clients = strings(claims.get("client_id"));
+        clients.extend(audiences.iter().cloned());
+        let mut scopes = strings(claims.get("scope"));
+        scopes.extend(strings(claims.get("scp")));
+        let scopes = scopes
+            .iter()
+            .flat_map(|s| s.split(' '))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        Verified {
+            values: claim_values(claims),
+            token_use: claims
+                .get("token_use")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            audiences,
+            clients,
+            scopes,
+        }
+    }
 }
 
 /// A compiled COGNITO_USER_POOLS authorizer.
@@ -260,7 +294,7 @@ impl JwtAuthorizer {
             }
         };
         self.admit(&verified, scopes)?;
-        Ok(claim_values(&verified.claims))
+        Ok(verified.values.clone())
     }
 
     /// Signature (RS256 with a JWKS key), issuer, `exp` and `nbf`; also how long the token
@@ -317,43 +351,34 @@ impl JwtAuthorizer {
             }
         }
         let lifetime = Duration::from_secs_f64((exp - now).min(TOKEN_CACHE_MAX.as_secs_f64()));
-        Ok((Verified { claims }, lifetime))
+        Ok((Verified::new(&claims), lifetime))
     }
 
     /// What the method asks of a verified token: an ID token issued to one of `audience`
     /// when it has no scopes, else an access token with one of them.
     fn admit(&self, v: &Verified, scopes: &[String]) -> Result<(), Refusal> {
         let no = Err(Refusal::Unauthorized);
-        let c = &v.claims;
-        let token_use = c.get("token_use").and_then(Value::as_str);
-        let audiences = strings(c.get("aud"));
+        let token_use = v.token_use.as_deref();
+        let issued_to = |ids: &[String]| {
+            self.audience.is_empty() || ids.iter().any(|a| self.audience.contains(a))
+        };
         if scopes.is_empty() {
-            if token_use.is_some_and(|u| u != "id") || audiences.is_empty() {
+            if token_use.is_some_and(|u| u != "id") || v.audiences.is_empty() {
                 return no;
             }
-            if !self.audience.is_empty() && !audiences.iter().any(|a| self.audience.contains(a)) {
+            if !issued_to(&v.audiences) {
                 return no;
             }
             if let Some(re) = &self.validation {
-                if !audiences.iter().any(|a| re.is_match(a)) {
+                if !v.audiences.iter().any(|a| re.is_match(a)) {
                     return no;
                 }
             }
         } else {
-            if token_use.is_some_and(|u| u != "access") {
+            if token_use.is_some_and(|u| u != "access") || !issued_to(&v.clients) {
                 return no;
             }
-            if !self.audience.is_empty() {
-                let mut clients = strings(c.get("client_id"));
-                clients.extend(audiences);
-                if !clients.iter().any(|a| self.audience.contains(a)) {
-                    return no;
-                }
-            }
-            let mut granted = strings(c.get("scope"));
-            granted.extend(strings(c.get("scp")));
-            let granted: Vec<&str> = granted.iter().flat_map(|s| s.split(' ')).collect();
-            if !scopes.iter().any(|s| granted.contains(&s.as_str())) {
+            if !scopes.iter().any(|s| v.scopes.contains(s)) {
                 return no;
             }
         }
@@ -532,7 +557,7 @@ mod tests {
         let (v, life) = a.verify(&good, now, &calls).await.unwrap();
         assert!(life > Duration::from_secs(590));
         assert_eq!(a.admit(&v, &[]), Ok(()));
-        let values = claim_values(&v.claims);
+        let values = &v.values;
         assert!(values.contains(&("claims.custom:role".into(), "admin".into())));
         assert!(values.contains(&("claims.email_verified".into(), "true".into())));
         // An ID token on a scoped method; an access token with and without the scope.
