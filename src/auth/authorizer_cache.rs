@@ -10,6 +10,9 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 const SHARDS: usize = 16;
+/// Longer keys (identity values, tokens) are not cached: the bound on entries then bounds
+/// memory as well.
+pub const MAX_KEY_BYTES: usize = 8192;
 
 type Shard<V> = RwLock<HashMap<String, (Instant, Arc<V>)>>;
 
@@ -45,7 +48,7 @@ impl<V> TtlCache<V> {
 
     /// Stores `value` under `key` until `expires`.
     pub fn insert(&self, key: String, value: Arc<V>, expires: Instant, now: Instant) {
-        if expires <= now {
+        if expires <= now || key.len() > MAX_KEY_BYTES {
             return;
         }
         let mut shard = self.shard(&key).write().unwrap_or_else(|e| e.into_inner());
@@ -92,6 +95,14 @@ mod tests {
         assert_eq!(c.get("b", now), None);
         c.insert("x".into(), Arc::new(2), now, now);
         assert_eq!(c.get("x", now), None, "already expired: not stored");
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        c.insert(
+            long.clone(),
+            Arc::new(3),
+            now + Duration::from_secs(10),
+            now,
+        );
+        assert_eq!(c.get(&long, now), None, "too long a key: not stored");
         c.clear();
         assert!(c.is_empty());
     }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Cached authorizer results per stage and authorizer, at most.
-const CACHE_CAPACITY: usize = 100_000;
+const CACHE_CAPACITY: usize = 10_000;
 
 /// A compiled authorizer of a REST API.
 pub enum Authorizer {

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// An unknown `kid` refetches the JWKS at most this often.
 pub const JWKS_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 /// Verified tokens kept per authorizer, at most.
-const TOKEN_CACHE_CAPACITY: usize = 100_000;
+const TOKEN_CACHE_CAPACITY: usize = 10_000;
 /// A verified token is cached this long at most, whatever its `exp`.
 const TOKEN_CACHE_MAX: Duration = Duration::from_secs(3600);
 /// Largest JWKS document accepted (API Gateway's limit).
@@ -628,6 +628,27 @@ mod tests {
             .await
             .unwrap();
         assert!(a.admit(&v, &[]).is_err(), "wrong aud");
+
+        // No audience list, but identityValidationExpression on `aud` (whole match).
+        let file = dir.join("jwks.json");
+        let spec = model::Authorizer {
+            kind: "COGNITO_USER_POOLS".into(),
+            issuer: Some(ISS.into()),
+            jwks: Some(file.display().to_string()),
+            identity_validation_expression: Some("client-[0-9]".into()),
+            ..Default::default()
+        };
+        let resolve =
+            |_: &str, _: u16| -> Result<std::net::SocketAddr, String> { Err("no DNS".into()) };
+        let b = JwtAuthorizer::compile(&spec, "us-east-1", &resolve).unwrap();
+        let (ok, _) = b.verify(&good, now, &calls).await.unwrap();
+        assert_eq!(b.admit(&ok, &[]), Ok(()));
+        assert!(b.admit(&v, &[]).is_err(), "aud other-client does not match");
+        let (v, _) = b
+            .verify(&with(json!({"aud": "client-12"})), now, &calls)
+            .await
+            .unwrap();
+        assert!(b.admit(&v, &[]).is_err(), "a partial match is no match");
         let _ = std::fs::remove_dir_all(dir);
     }
 
