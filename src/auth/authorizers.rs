@@ -275,3 +275,217 @@ async fn lambda(
         Decision::Implicit => Err(Refusal::NotAllowed),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::Snapshot;
+    use crate::pipeline::{Landing, RequestInfo};
+    use crate::router::HttpMethod;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    use std::time::SystemTime;
+
+    const CONFIG: &str = r#"
+server:
+  accountId: "123456789012"
+functions:
+  auth: {command: ["true"]}
+restApis:
+  - id: api
+    authorizers:
+      - {name: tok, type: TOKEN, authorizerUri: "arn:aws:lambda:us-east-1:123456789012:function:auth"}
+    resources:
+      /pets/{id}:
+        GET: {authorizationType: CUSTOM, authorizer: tok, integration: {type: MOCK}}
+        DELETE: {authorizationType: CUSTOM, authorizer: tok, integration: {type: MOCK}}
+      /open:
+        GET: {integration: {type: MOCK}}
+    stages: [{stageName: prod}]
+"#;
+
+    fn snapshot() -> Snapshot {
+        let loaded = crate::config::parse(std::path::Path::new("t.yaml"), CONFIG)
+            .unwrap_or_else(|d| panic!("{}", d[0]));
+        let metrics = crate::metrics::Metrics::new();
+        let resolve = |_: &str, _: u16| -> Result<std::net::SocketAddr, String> {
+            Err("no DNS in tests".into())
+        };
+        crate::compile::compile(&loaded.config, &metrics, &resolve)
+            .unwrap_or_else(|p| panic!("{:?}", p[0].message))
+    }
+
+    /// An authorizer function answering by token, recording the events it gets.
+    #[derive(Default)]
+    struct Function {
+        events: Mutex<Vec<serde_json::Value>>,
+        invocations: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Calls for Function {
+        async fn invoke(
+            &self,
+            _: &FunctionTarget,
+            payload: Bytes,
+            _: Duration,
+            _: &str,
+        ) -> Result<Invocation, InvokeFailure> {
+            self.invocations.fetch_add(1, Ordering::SeqCst);
+            let event: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+            self.events.lock().unwrap().push(event.clone());
+            let arn = event["methodArn"].as_str().unwrap_or_default();
+            let policy = |effect: &str| {
+                serde_json::json!({"Version": "2012-10-17", "Statement": [
+                    {"Action": "execute-api:Invoke", "Effect": effect, "Resource": arn}]})
+            };
+            let (error, body) = match event["authorizationToken"].as_str() {
+                Some("allow") => (
+                    None,
+                    serde_json::json!({"principalId": "u-1", "policyDocument": policy("Allow"),
+                        "context": {"n": 1}, "usageIdentifierKey": "key-1"}),
+                ),
+                Some("deny") => (
+                    None,
+                    serde_json::json!({"principalId": "u-1", "policyDocument": policy("Deny")}),
+                ),
+                Some("unauthorized") => (
+                    Some("Unhandled".to_string()),
+                    serde_json::json!({"errorMessage": "Unauthorized"}),
+                ),
+                _ => (
+                    Some("Unhandled".to_string()),
+                    serde_json::json!({"errorMessage": "boom"}),
+                ),
+            };
+            Ok(Invocation {
+                payload: Bytes::from(body.to_string()),
+                function_error: error,
+                request_id: "r".into(),
+            })
+        }
+
+        async fn fetch(&self, _: &Upstream, _: &str) -> Result<Bytes, String> {
+            Err("no JWKS here".into())
+        }
+    }
+
+    async fn call(
+        snap: &Snapshot,
+        function: &Function,
+        method: HttpMethod,
+        path: &str,
+        token: Option<&str>,
+    ) -> Result<Option<Grant>, Failure> {
+        let api = &snap.apis[0];
+        let found = api.router.find(method, path).unwrap();
+        let mut headers = http::HeaderMap::new();
+        if let Some(t) = token {
+            headers.insert("authorization", t.parse().unwrap());
+        }
+        let info = RequestInfo::new(SystemTime::now());
+        let params: Vec<(String, String)> = found
+            .params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let full = format!("/prod{path}");
+        let view = RequestView {
+            snapshot: snap,
+            landing: Landing {
+                api: Some(api),
+                stage: Some(&api.stages[0]),
+                method: Some(&api.methods[found.method_id]),
+            },
+            info: &info,
+            outcome: None,
+            http_method: method.as_str(),
+            path: &full,
+            query: None,
+            headers: &headers,
+            path_params: &params,
+            body: "",
+            base_path: None,
+            resource_path: Some(path),
+            cased_headers: None,
+        };
+        authorize(&view, function).await
+    }
+
+    #[tokio::test]
+    async fn grants_are_cached_by_token_and_evaluated_per_method_arn() {
+        let snap = snapshot();
+        let f = Function::default();
+        let grant = call(&snap, &f, HttpMethod::Get, "/pets/7", Some("allow"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            grant,
+            Grant {
+                authorizer: vec![
+                    ("principalId".into(), "u-1".into()),
+                    ("n".into(), "1".into())
+                ],
+                usage_identifier_key: Some("key-1".into()),
+            }
+        );
+        assert_eq!(
+            f.events.lock().unwrap()[0],
+            serde_json::json!({"type": "TOKEN", "authorizationToken": "allow",
+                "methodArn": "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/pets/7"})
+        );
+        assert!(call(&snap, &f, HttpMethod::Get, "/pets/7", Some("allow"))
+            .await
+            .is_ok());
+        let other = call(&snap, &f, HttpMethod::Delete, "/pets/7", Some("allow")).await;
+        assert_eq!(
+            other,
+            Err(Failure {
+                kind: G::AccessDenied,
+                message: Some("User is not authorized to access this resource".into()),
+            })
+        );
+        assert_eq!(f.invocations.load(Ordering::SeqCst), 1);
+        snap.apis[0].stages[0].flush_authorizers();
+        assert!(
+            call(&snap, &f, HttpMethod::Delete, "/pets/7", Some("allow"))
+                .await
+                .is_ok()
+        );
+        assert_eq!(f.invocations.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn refusals() {
+        let snap = snapshot();
+        let f = Function::default();
+        let r = call(&snap, &f, HttpMethod::Get, "/pets/7", None).await;
+        assert_eq!(r, Err(Failure::new(G::Unauthorized)));
+        assert_eq!(f.invocations.load(Ordering::SeqCst), 0, "not invoked");
+        let r = call(&snap, &f, HttpMethod::Get, "/pets/7", Some("deny")).await;
+        assert_eq!(r, Err(Failure::new(G::AccessDenied)));
+        for _ in 0..2 {
+            let r = call(&snap, &f, HttpMethod::Get, "/pets/7", Some("unauthorized")).await;
+            assert_eq!(r, Err(Failure::new(G::Unauthorized)));
+        }
+        assert_eq!(
+            f.invocations.load(Ordering::SeqCst),
+            2,
+            "Unauthorized is cached"
+        );
+        for _ in 0..2 {
+            let r = call(&snap, &f, HttpMethod::Get, "/pets/7", Some("boom")).await;
+            assert_eq!(
+                r,
+                Err(Failure {
+                    kind: G::AuthorizerConfigurationError,
+                    message: None
+                })
+            );
+        }
+        assert_eq!(f.invocations.load(Ordering::SeqCst), 4, "errors are not");
+        let open = call(&snap, &f, HttpMethod::Get, "/open", None).await;
+        assert_eq!(open, Ok(None));
+    }
+}
