@@ -159,11 +159,38 @@ pub struct Grant {
     pub usage_identifier_key: Option<String>,
 }
 
-/// Runs the routed method's authorizer, if it has one. `Ok(None)`: no authorizer applies.
+/// What the method's authorizer established: the grant it would give, and (Lambda
+/// authorizers) its policy's verdict on the method ARN, which access control combines with
+/// the API's resource policy (reference §2.3). Cognito authorizers have no policy: `Allow`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Authorized {
+    pub grant: Grant,
+    pub decision: Decision,
+}
+
+/// Runs the routed method's authorizer, if it has one; its policy decides alone.
+/// `Ok(None)`: no authorizer applies.
 pub async fn authorize(
     view: &RequestView<'_>,
     calls: &dyn Calls,
 ) -> Result<Option<Grant>, Failure> {
+    match evaluate(view, calls).await? {
+        None => Ok(None),
+        Some(a) => match a.decision {
+            Decision::Allow => Ok(Some(a.grant)),
+            Decision::Deny => Err(refused(Refusal::Denied, view)),
+            Decision::Implicit => Err(refused(Refusal::NotAllowed, view)),
+        },
+    }
+}
+
+/// Runs the routed method's authorizer, if it has one, without acting on its policy's
+/// verdict. Errors are the refusals that come before any policy: 401 (missing or invalid
+/// identity, `Unauthorized`) and 500 (authorizer errors).
+pub async fn evaluate(
+    view: &RequestView<'_>,
+    calls: &dyn Calls,
+) -> Result<Option<Authorized>, Failure> {
     let (Some(api), Some(stage), Some(method)) =
         (view.landing.api, view.landing.stage, view.landing.method)
     else {
@@ -177,18 +204,25 @@ pub async fn authorize(
     else {
         return Ok(None);
     };
-    let request_id = view.info.request_id.as_str();
     let result = match authorizer {
         Authorizer::Lambda { authorizer, .. } => lambda(authorizer, on_stage, view, calls).await,
         Authorizer::Jwt(jwt) => jwt
             .authorize(view, &method.authorization_scopes, calls)
             .await
-            .map(|claims| Grant {
-                authorizer: claims,
-                usage_identifier_key: None,
+            .map(|claims| Authorized {
+                grant: Grant {
+                    authorizer: claims,
+                    usage_identifier_key: None,
+                },
+                decision: Decision::Allow,
             }),
     };
-    result.map(Some).map_err(|r| match r {
+    result.map(Some).map_err(|r| refused(r, view))
+}
+
+/// The gateway response for a refusal.
+pub fn refused(r: Refusal, view: &RequestView<'_>) -> Failure {
+    match r {
         Refusal::Unauthorized => Failure::new(G::Unauthorized),
         Refusal::Denied => Failure::new(G::AccessDenied),
         Refusal::NotAllowed => Failure {
@@ -196,13 +230,13 @@ pub async fn authorize(
             message: Some("User is not authorized to access this resource".into()),
         },
         Refusal::Misconfigured(why) => {
-            log::warn!("{request_id}: authorizer: {why}");
+            log::warn!("{}: authorizer: {why}", view.info.request_id.as_str());
             Failure {
                 kind: G::AuthorizerConfigurationError,
                 message: None,
             }
         }
-    })
+    }
 }
 
 async fn lambda(
@@ -210,7 +244,7 @@ async fn lambda(
     on_stage: &StageAuthorizer,
     view: &RequestView<'_>,
     calls: &dyn Calls,
-) -> Result<Grant, Refusal> {
+) -> Result<Authorized, Refusal> {
     let identity = authorizer.identity(view)?;
     let (Some(api), Some(stage)) = (view.landing.api, view.landing.stage) else {
         return Err(Refusal::Misconfigured("no stage".into()));
@@ -266,14 +300,13 @@ async fn lambda(
         return Err(Refusal::Unauthorized);
     };
     // A cached policy is evaluated against each request's own method ARN.
-    match output.policy.decide(&arn) {
-        Decision::Allow => Ok(Grant {
+    Ok(Authorized {
+        grant: Grant {
             authorizer: output.values(),
             usage_identifier_key: output.usage_identifier_key.clone(),
-        }),
-        Decision::Deny => Err(Refusal::Denied),
-        Decision::Implicit => Err(Refusal::NotAllowed),
-    }
+        },
+        decision: output.policy.decide(&arn),
+    })
 }
 
 #[cfg(test)]
@@ -487,5 +520,39 @@ restApis:
         assert_eq!(f.invocations.load(Ordering::SeqCst), 4, "errors are not");
         let open = call(&snap, &f, HttpMethod::Get, "/open", None).await;
         assert_eq!(open, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn evaluate_leaves_the_policy_verdict_to_the_caller() {
+        let snap = snapshot();
+        let f = Function::default();
+        let api = &snap.apis[0];
+        let found = api.router.find(HttpMethod::Get, "/pets/7").unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "deny".parse().unwrap());
+        let info = RequestInfo::new(SystemTime::now());
+        let params = vec![("id".to_string(), "7".to_string())];
+        let view = RequestView {
+            snapshot: &snap,
+            landing: Landing {
+                api: Some(api),
+                stage: Some(&api.stages[0]),
+                method: Some(&api.methods[found.method_id]),
+            },
+            info: &info,
+            outcome: None,
+            http_method: "GET",
+            path: "/prod/pets/7",
+            query: None,
+            headers: &headers,
+            path_params: &params,
+            body: "",
+            base_path: None,
+            resource_path: Some("/pets/7"),
+            cased_headers: None,
+        };
+        let a = evaluate(&view, &f).await.unwrap().unwrap();
+        assert_eq!(a.decision, Decision::Deny);
+        assert_eq!(a.grant.authorizer[0], ("principalId".into(), "u-1".into()));
     }
 }
