@@ -152,7 +152,7 @@ fn token_authorizer_outcomes_and_result_cache() {
     assert_refused(
         &r,
         403,
-        r#"{"message":"User is not authorized to access this resource"}"#,
+        r#"{"Message":"User is not authorized to access this resource"}"#,
         "AccessDeniedException",
     );
     assert_eq!(events(&dir).len(), 1, "served from the result cache");
@@ -178,7 +178,7 @@ fn token_authorizer_outcomes_and_result_cache() {
     assert_refused(
         &r,
         403,
-        r#"{"message":"User is not authorized to access this resource with an explicit deny"}"#,
+        r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
         "AccessDeniedException",
     );
 
@@ -334,4 +334,40 @@ restApis:
     at(14, "PatternSyntaxException");
     at(15, "needs an identitySource");
     at(16, "missing.json");
+}
+
+#[test]
+fn lambda_authorizer_with_a_resource_policy() {
+    let policy = r#"
+        policy:
+          Version: "2012-10-17"
+          Statement:
+            - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/POST/a"}
+            - {Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/prod/GET/nocache"}
+        authorizers:"#;
+    let gw = Gateway::start(&api().replacen("\n        authorizers:", policy, 1));
+    let dir = gw.dir().to_path_buf();
+    // The resource policy's explicit Deny refuses before the authorizer runs.
+    let r = with_token(&gw, "GET", "/prod/nocache", "allow");
+    assert_refused(
+        &r,
+        403,
+        r#"{"Message":"User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********:authapi/prod/GET/nocache with an explicit deny"}"#,
+        "AccessDeniedException",
+    );
+    assert_eq!(events(&dir).len(), 0);
+    // Table A: the authorizer allows GET /a only (cached); the resource policy allows POST /a.
+    assert_eq!(with_token(&gw, "GET", "/prod/a", "allow").status, 200);
+    let r = with_token(&gw, "POST", "/prod/a", "allow");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.json()["principalId"], "my-username");
+    assert_eq!(events(&dir).len(), 1);
+    // The authorizer's explicit Deny wins over the resource policy's Allow.
+    let r = with_token(&gw, "POST", "/prod/a", "deny");
+    assert_refused(
+        &r,
+        403,
+        r#"{"Message":"User is not authorized to access this resource with an explicit deny"}"#,
+        "AccessDeniedException",
+    );
 }

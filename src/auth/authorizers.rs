@@ -3,12 +3,13 @@
 //! method's authorizer for one request and says what it granted or which gateway response
 //! refuses the request.
 
+use super::arn::method_arn;
 use super::authorizer_cache::TtlCache;
 use super::jwt::JwtAuthorizer;
 use super::lambda_authorizer::{
-    self, AuthorizerOutput, Decision, IdentitySource, Kind, LambdaAuthorizer, Refusal,
-    AUTHORIZER_TIMEOUT,
+    self, AuthorizerOutput, IdentitySource, Kind, LambdaAuthorizer, Refusal, AUTHORIZER_TIMEOUT,
 };
+use super::policy::{Caller, Decision, Request as PolicyRequest};
 use crate::compile::Upstream;
 use crate::config::model;
 use crate::functions::invoke::{FunctionTarget, InvokeFailure};
@@ -174,22 +175,24 @@ pub async fn authorize(
     view: &RequestView<'_>,
     calls: &dyn Calls,
 ) -> Result<Option<Grant>, Failure> {
-    match evaluate(view, calls).await? {
+    match evaluate(view, calls, false).await? {
         None => Ok(None),
         Some(a) => match a.decision {
             Decision::Allow => Ok(Some(a.grant)),
-            Decision::Deny => Err(refused(Refusal::Denied, view)),
-            Decision::Implicit => Err(refused(Refusal::NotAllowed, view)),
+            Decision::ExplicitDeny => Err(refused(Refusal::Denied, view)),
+            Decision::ImplicitDeny => Err(refused(Refusal::NotAllowed, view)),
         },
     }
 }
 
 /// Runs the routed method's authorizer, if it has one, without acting on its policy's
 /// verdict. Errors are the refusals that come before any policy: 401 (missing or invalid
-/// identity, `Unauthorized`) and 500 (authorizer errors).
+/// identity, `Unauthorized`) and 500 (authorizer errors). `secure_transport` is
+/// `aws:SecureTransport` for the policy's conditions.
 pub async fn evaluate(
     view: &RequestView<'_>,
     calls: &dyn Calls,
+    secure_transport: bool,
 ) -> Result<Option<Authorized>, Failure> {
     let (Some(api), Some(stage), Some(method)) =
         (view.landing.api, view.landing.stage, view.landing.method)
@@ -205,7 +208,9 @@ pub async fn evaluate(
         return Ok(None);
     };
     let result = match authorizer {
-        Authorizer::Lambda { authorizer, .. } => lambda(authorizer, on_stage, view, calls).await,
+        Authorizer::Lambda { authorizer, .. } => {
+            lambda(authorizer, on_stage, view, calls, secure_transport).await
+        }
         Authorizer::Jwt(jwt) => jwt
             .authorize(view, &method.authorization_scopes, calls)
             .await
@@ -244,13 +249,14 @@ async fn lambda(
     on_stage: &StageAuthorizer,
     view: &RequestView<'_>,
     calls: &dyn Calls,
+    secure_transport: bool,
 ) -> Result<Authorized, Refusal> {
     let identity = authorizer.identity(view)?;
     let (Some(api), Some(stage)) = (view.landing.api, view.landing.stage) else {
         return Err(Refusal::Misconfigured("no stage".into()));
     };
     let server = &view.snapshot.server;
-    let arn = lambda_authorizer::method_arn(
+    let arn = method_arn(
         &server.region,
         &server.account_id,
         &api.id,
@@ -300,12 +306,21 @@ async fn lambda(
         return Err(Refusal::Unauthorized);
     };
     // A cached policy is evaluated against each request's own method ARN.
+    let header = |n: &str| view.headers.get(n).and_then(|v| v.to_str().ok());
     Ok(Authorized {
         grant: Grant {
             authorizer: output.values(),
             usage_identifier_key: output.usage_identifier_key.clone(),
         },
-        decision: output.policy.decide(&arn),
+        decision: output.policy.evaluate(&PolicyRequest {
+            action: "execute-api:Invoke",
+            resource: &arn,
+            caller: Caller::Anonymous,
+            source_ip: view.info.source_ip,
+            user_agent: header("user-agent"),
+            referer: header("referer"),
+            secure_transport,
+        }),
     })
 }
 
@@ -551,8 +566,8 @@ restApis:
             resource_path: Some("/pets/7"),
             cased_headers: None,
         };
-        let a = evaluate(&view, &f).await.unwrap().unwrap();
-        assert_eq!(a.decision, Decision::Deny);
+        let a = evaluate(&view, &f, false).await.unwrap().unwrap();
+        assert_eq!(a.decision, Decision::ExplicitDeny);
         assert_eq!(a.grant.authorizer[0], ("principalId".into(), "u-1".into()));
     }
 }

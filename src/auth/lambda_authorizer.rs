@@ -2,6 +2,7 @@
 //! the output contract and the policy the function returns, evaluated against the method
 //! ARN. Pure: the invocation itself is the caller's.
 
+use super::policy::{Attached, Policy};
 use crate::integrations::lambda::{self, EventRequest};
 use crate::pipeline::RequestView;
 use crate::vtl::TemplateContext;
@@ -190,22 +191,8 @@ impl LambdaAuthorizer {
     }
 }
 
-/// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{VERB}/{path}`: the path as the
-/// client sent it, without its leading `/`.
-pub fn method_arn(
-    region: &str,
-    account: &str,
-    api: &str,
-    stage: &str,
-    verb: &str,
-    path: &str,
-) -> String {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    format!("arn:aws:execute-api:{region}:{account}:{api}/{stage}/{verb}/{path}")
-}
-
 /// What a function granted (§3.3), as cached.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct AuthorizerOutput {
     pub principal_id: String,
     pub policy: Policy,
@@ -252,7 +239,7 @@ pub fn parse_result(
         Some(Value::String(s)) => s.clone(),
         _ => return Err(bad("principalId missing or not a string")),
     };
-    let policy = Policy::parse(
+    let policy = compile_policy(
         o.get("policyDocument")
             .ok_or_else(|| bad("policyDocument missing"))?,
     )
@@ -290,138 +277,37 @@ pub fn parse_result(
     })
 }
 
-/// An authorizer's policy: Allow/Deny statements on `execute-api` actions and method ARNs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    statements: Vec<Statement>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Statement {
-    allow: bool,
-    /// Lower-cased patterns (action names are case-insensitive).
-    actions: Vec<String>,
-    resources: Vec<String>,
-    /// Statements with a `Condition` block are not applied (conditions are not evaluated
-    /// for authorizer policies in this build).
-    conditional: bool,
-}
-
-/// A policy's verdict on one method ARN.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// An explicit Deny.
-    Deny,
-    /// No statement applies.
-    Implicit,
-}
-
 /// A Resource in an authorizer policy is at most this long (DG limits).
 const MAX_RESOURCE_LEN: usize = 512;
 
-impl Policy {
-    pub fn parse(v: &Value) -> Result<Policy, String> {
-        let o = v.as_object().ok_or("not an object")?;
-        let statements = match o.get("Statement") {
-            Some(Value::Array(a)) => a.iter().collect::<Vec<_>>(),
-            Some(s @ Value::Object(_)) => vec![s],
-            _ => return Err("Statement missing".into()),
+/// Compiles a `policyDocument` (no Principal: it applies to the caller the function named).
+fn compile_policy(doc: &Value) -> Result<Policy, String> {
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(s @ Value::Object(_)) => vec![s],
+        _ => Vec::new(),
+    };
+    for s in statements {
+        let long = match s.get("Resource") {
+            Some(Value::String(r)) => r.len() > MAX_RESOURCE_LEN,
+            Some(Value::Array(a)) => a
+                .iter()
+                .any(|r| r.as_str().is_some_and(|r| r.len() > MAX_RESOURCE_LEN)),
+            _ => false,
         };
-        let strings = |v: Option<&Value>, what: &str| -> Result<Vec<String>, String> {
-            match v {
-                Some(Value::String(s)) => Ok(vec![s.clone()]),
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .map(|x| {
-                        x.as_str()
-                            .map(str::to_string)
-                            .ok_or_else(|| format!("{what} entries must be strings"))
-                    })
-                    .collect(),
-                _ => Err(format!("{what} missing")),
-            }
-        };
-        let mut out = Vec::with_capacity(statements.len());
-        for s in statements {
-            let s = s.as_object().ok_or("a statement is not an object")?;
-            let allow = match s.get("Effect").and_then(Value::as_str) {
-                Some("Allow") => true,
-                Some("Deny") => false,
-                _ => return Err("Effect must be Allow or Deny".into()),
-            };
-            let actions = strings(s.get("Action"), "Action")?
-                .into_iter()
-                .map(|a| a.to_ascii_lowercase())
-                .collect();
-            let resources = strings(s.get("Resource"), "Resource")?;
-            if resources.iter().any(|r| r.len() > MAX_RESOURCE_LEN) {
-                return Err(format!(
-                    "a Resource is longer than {MAX_RESOURCE_LEN} characters"
-                ));
-            }
-            out.push(Statement {
-                allow,
-                actions,
-                resources,
-                conditional: s.contains_key("Condition"),
-            });
-        }
-        Ok(Policy { statements: out })
-    }
-
-    /// `execute-api:Invoke` on `arn`: an explicit Deny wins, then any Allow.
-    pub fn decide(&self, arn: &str) -> Decision {
-        let mut allowed = false;
-        for s in &self.statements {
-            if s.conditional {
-                continue;
-            }
-            let action = s.actions.iter().any(|a| wildcard(a, "execute-api:invoke"));
-            if !action || !s.resources.iter().any(|r| wildcard(r, arn)) {
-                continue;
-            }
-            if !s.allow {
-                return Decision::Deny;
-            }
-            allowed = true;
-        }
-        if allowed {
-            Decision::Allow
-        } else {
-            Decision::Implicit
+        if long {
+            return Err(format!(
+                "a Resource is longer than {MAX_RESOURCE_LEN} characters"
+            ));
         }
     }
-}
-
-/// IAM wildcard matching: `*` is any sequence (also across `:` and `/`), `?` one character.
-/// Linear backtracking on the last `*`, so hostile patterns cost O(n·m) at most.
-pub fn wildcard(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&c| c == '*')
+    Policy::compile(doc, Attached::Identity)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::policy::Decision;
     use serde_json::json;
 
     const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/pets/7";
@@ -446,67 +332,6 @@ mod tests {
         assert!(IdentitySource::parse("method.request.header.").is_err());
     }
 
-    #[test]
-    fn wildcards() {
-        assert!(wildcard("arn:aws:execute-api:*", ARN));
-        assert!(wildcard(
-            "arn:aws:execute-api:us-east-1:*:api/prod/GET/pets/?",
-            ARN
-        ));
-        assert!(!wildcard(
-            "arn:aws:execute-api:us-east-1:*:api/prod/GET/pets/??",
-            ARN
-        ));
-        assert!(wildcard("*", ""));
-        assert!(wildcard("a*b*c", "aXXbYYc"));
-        assert!(!wildcard("a*b*c", "aXXbYY"));
-        assert!(!wildcard(
-            "arn:aws:execute-api:us-east-1:*:api/prod/POST/*",
-            ARN
-        ));
-        assert!(!wildcard(
-            "arn:aws:execute-api:us-east-1:*:API/prod/GET/*",
-            ARN
-        ));
-        let hostile = "*a".repeat(200);
-        assert!(!wildcard(&hostile, &"a".repeat(150)));
-    }
-
-    #[test]
-    fn policy_decisions() {
-        let p = |v: Value| Policy::parse(&v).unwrap();
-        let allow_all = p(
-            json!({"Version":"2012-10-17","Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"arn:aws:execute-api:*"}]}),
-        );
-        assert_eq!(allow_all.decide(ARN), Decision::Allow);
-        let deny = p(
-            json!({"Statement":[{"Action":["execute-api:*"],"Effect":"Allow","Resource":["*"]},
-                {"Action":"EXECUTE-API:invoke","Effect":"Deny","Resource":["arn:aws:execute-api:*:*:api/*/GET/pets/*"]}]}),
-        );
-        assert_eq!(deny.decide(ARN), Decision::Deny);
-        let other = p(
-            json!({"Statement":{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"arn:aws:execute-api:us-east-1:123456789012:api/prod/POST/pets/7"}}),
-        );
-        assert_eq!(other.decide(ARN), Decision::Implicit);
-        let conditional = p(
-            json!({"Statement":[{"Action":"execute-api:Invoke","Effect":"Allow","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}),
-        );
-        assert_eq!(conditional.decide(ARN), Decision::Implicit);
-        let wrong_action = p(
-            json!({"Statement":[{"Action":"execute-api:InvalidateCache","Effect":"Allow","Resource":"*"}]}),
-        );
-        assert_eq!(wrong_action.decide(ARN), Decision::Implicit);
-        for bad in [
-            json!({}),
-            json!({"Statement":[{"Effect":"allow","Action":"*","Resource":"*"}]}),
-            json!({"Statement":[{"Effect":"Allow","Resource":"*"}]}),
-            json!({"Statement":[{"Effect":"Allow","Action":"*","Resource":[1]}]}),
-            json!({"Statement":[{"Effect":"Allow","Action":"*","Resource":"r".repeat(513)}]}),
-        ] {
-            assert!(Policy::parse(&bad).is_err(), "{bad}");
-        }
-    }
-
     fn output(v: Value) -> Result<AuthorizerOutput, Refusal> {
         parse_result(None, v.to_string().as_bytes())
     }
@@ -527,7 +352,20 @@ mod tests {
             ]
         );
         assert_eq!(o.usage_identifier_key.as_deref(), Some("k"));
-        assert_eq!(o.policy.decide(ARN), Decision::Allow);
+        let req = |resource| crate::auth::policy::Request {
+            action: "execute-api:Invoke",
+            resource,
+            caller: crate::auth::policy::Caller::Anonymous,
+            source_ip: None,
+            user_agent: None,
+            referer: None,
+            secure_transport: false,
+        };
+        assert_eq!(o.policy.evaluate(&req(ARN)), Decision::Allow);
+        assert_eq!(
+            o.policy.evaluate(&req(&ARN.replace("GET", "POST"))),
+            Decision::ImplicitDeny
+        );
 
         for bad in [
             json!({"principalId":"u","policyDocument":policy,"context":{"obj":{"a":1}}}),
@@ -536,6 +374,8 @@ mod tests {
             json!({"principalId":"u"}),
             json!({"principalId":7,"policyDocument":policy}),
             json!({"statusCode":401,"body":"no"}),
+            json!({"principalId":"u","policyDocument":{"Statement":[{"Effect":"allow","Action":"*","Resource":"*"}]}}),
+            json!({"principalId":"u","policyDocument":{"Statement":[{"Effect":"Allow","Action":"*","Resource":"r".repeat(513)}]}}),
             json!("Allow"),
         ] {
             assert!(
@@ -552,10 +392,10 @@ mod tests {
     #[test]
     fn function_errors() {
         let unauthorized = br#"{"errorMessage":"Unauthorized","errorType":"Exception"}"#;
-        assert_eq!(
+        assert!(matches!(
             parse_result(Some("Unhandled"), unauthorized),
             Err(Refusal::Unauthorized)
-        );
+        ));
         let other = br#"{"errorMessage":"Error: Invalid token"}"#;
         assert!(matches!(
             parse_result(Some("Unhandled"), other),
@@ -565,17 +405,5 @@ mod tests {
             parse_result(Some("Unhandled"), b""),
             Err(Refusal::Misconfigured(_))
         ));
-    }
-
-    #[test]
-    fn method_arns() {
-        assert_eq!(
-            method_arn("us-east-1", "1", "api", "prod", "GET", "/pets/a1b2"),
-            "arn:aws:execute-api:us-east-1:1:api/prod/GET/pets/a1b2"
-        );
-        assert_eq!(
-            method_arn("us-east-1", "1", "api", "prod", "GET", ""),
-            "arn:aws:execute-api:us-east-1:1:api/prod/GET/"
-        );
     }
 }

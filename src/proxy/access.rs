@@ -21,8 +21,10 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use std::time::Duration;
 
-/// Runs access control for the routed request in `ctx`.
+/// Runs access control for the routed request in `ctx`: resource policy and IAM, then the
+/// method's authorizer (CUSTOM, COGNITO_USER_POOLS) combined with the resource policy.
 pub async fn control(
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     snap: &Snapshot,
@@ -86,7 +88,26 @@ pub async fn control(
         account: &snap.server.account_id,
         resource_policy: api.resource_policy.as_ref(),
     };
-    match access::authorize(&api_access, &snap.iam, &request) {
+    let mut decided = access::authorize(&api_access, &snap.iam, &request);
+    if decided.is_ok()
+        && matches!(
+            authorization,
+            AuthorizationType::Custom | AuthorizationType::CognitoUserPools
+        )
+    {
+        let authorized = {
+            let view = ctx.view(snap, req, "");
+            authorizers::evaluate(&view, callers, request.secure_transport).await?
+        };
+        if let Some(a) = authorized {
+            decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {
+                ctx.info.authorizer = Some(a.grant.authorizer);
+                ctx.info.usage_identifier_key = a.grant.usage_identifier_key;
+                access::Grant::default()
+            });
+        }
+    }
+    match decided {
         Ok(grant) => {
             if let Some(iam) = grant.iam {
                 let identity = &mut ctx.info.identity;
@@ -158,29 +179,4 @@ impl Calls for Callers<'_> {
         }
         Ok(response.body)
     }
-}
-
-/// Runs the routed method's authorizer and records what it granted on the request.
-pub async fn authorize(
-    callers: &Callers<'_>,
-    session: &Session,
-    ctx: &mut RequestCtx,
-    snap: &Snapshot,
-) -> Result<(), Failure> {
-    let has_authorizer = match (ctx.route.api, ctx.route.method) {
-        (Some(a), Some(m)) => snap.apis[a].methods[m].authorizer.is_some(),
-        _ => false,
-    };
-    if !has_authorizer {
-        return Ok(());
-    }
-    let grant = {
-        let view = ctx.view(snap, session.req_header(), "");
-        authorizers::authorize(&view, callers).await?
-    };
-    if let Some(g) = grant {
-        ctx.info.authorizer = Some(g.authorizer);
-        ctx.info.usage_identifier_key = g.usage_identifier_key;
-    }
-    Ok(())
 }
