@@ -175,6 +175,9 @@ impl Verified {
 
 /// A compiled COGNITO_USER_POOLS authorizer.
 pub struct JwtAuthorizer {
+    /// The JWKS URL's host as resolved at load (watched for DNS changes like integration
+    /// hosts).
+    pub jwks_lookup: Option<(String, u16, std::net::SocketAddr)>,
     /// The lower-cased header that carries the token.
     header: String,
     pub issuer: String,
@@ -221,6 +224,7 @@ impl JwtAuthorizer {
             .jwks
             .clone()
             .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        let mut jwks_lookup = None;
         let jwks = if location.starts_with("http://") || location.starts_with("https://") {
             let ep =
                 crate::integrations::aws::parse_endpoint_url(&location).map_err(|e| ("jwks", e))?;
@@ -231,8 +235,10 @@ impl JwtAuthorizer {
                 authority: ep.authority,
                 target: Vec::new(),
             };
-            let (upstream, _) = Upstream::to(endpoint, Duration::from_millis(1500), false, resolve)
-                .map_err(|e| ("jwks", e))?;
+            let (upstream, lookup) =
+                Upstream::to(endpoint, Duration::from_millis(1500), false, resolve)
+                    .map_err(|e| ("jwks", e))?;
+            jwks_lookup = lookup;
             let target = if ep.base_path.is_empty() {
                 "/".to_string()
             } else {
@@ -260,6 +266,7 @@ impl JwtAuthorizer {
             None => None,
         };
         Ok(JwtAuthorizer {
+            jwks_lookup,
             header,
             issuer,
             audience: a.audience.clone(),

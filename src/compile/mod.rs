@@ -513,7 +513,12 @@ impl Compiler<'_> {
         let mut authorizers = Vec::with_capacity(api.authorizers.len());
         for (j, a) in api.authorizers.iter().enumerate() {
             match Authorizer::compile(a, &server.region, self.resolve) {
-                Ok(c) => authorizers.push(c),
+                Ok(c) => {
+                    if let Authorizer::Jwt(j) = &c {
+                        self.resolved.extend(j.jwks_lookup.clone());
+                    }
+                    authorizers.push(c)
+                }
                 Err((field, e)) => self.err(at(&base, path!["authorizers", j, field]), e),
             }
         }
