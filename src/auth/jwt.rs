@@ -288,20 +288,24 @@ impl JwtAuthorizer {
             .input_param_in("header", &self.header)
             .ok_or(Refusal::Unauthorized)?;
         let token = value.strip_prefix("Bearer ").unwrap_or(&value).trim();
-        let now = Instant::now();
-        let verified = match self.verified.get(token, now) {
-            Some(v) => v,
-            None => {
-                let (v, lifetime) = self.verify(token, unix_now(), calls).await?;
-                let v = Arc::new(v);
-                let until = now + lifetime.min(TOKEN_CACHE_MAX);
-                self.verified
-                    .insert(token.to_string(), v.clone(), until, now);
-                v
-            }
-        };
+        let verified = self.verified(token, calls).await?;
         self.admit(&verified, scopes)?;
         Ok(verified.values.clone())
+    }
+
+    /// The verified token: from the cache while it lasts, else verified now (and cached until
+    /// it expires).
+    async fn verified(&self, token: &str, calls: &dyn Calls) -> Result<Arc<Verified>, Refusal> {
+        let now = Instant::now();
+        if let Some(v) = self.verified.get(token, now) {
+            return Ok(v);
+        }
+        let (v, lifetime) = self.verify(token, unix_now(), calls).await?;
+        let v = Arc::new(v);
+        let until = now + lifetime.min(TOKEN_CACHE_MAX);
+        self.verified
+            .insert(token.to_string(), v.clone(), until, now);
+        Ok(v)
     }
 
     /// Signature (RS256 with a JWKS key), issuer, `exp` and `nbf`; also how long the token
@@ -656,6 +660,42 @@ mod tests {
             .await
             .unwrap();
         assert!(b.admit(&v, &[]).is_err(), "a partial match is no match");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn verified_tokens_are_cached_until_they_expire() {
+        let kp = key_pair();
+        let dir = tmp();
+        let a = authorizer(&dir, &jwks_json(&kp, "k1"), &[]);
+        let calls = Fetcher {
+            body: String::new(),
+            fetches: AtomicUsize::new(0),
+        };
+        let now = unix_now();
+        let h = json!({"alg": "RS256", "kid": "k1"});
+        let claims = |exp: f64, sub: &str| json!({"sub": sub, "iss": ISS, "aud": "c", "token_use": "id", "exp": exp});
+        let long = sign(&kp, &h, &claims(now + 600.0, "a"));
+        let short = sign(&kp, &h, &claims(now + 1.0, "b"));
+        assert!(a.verified(&long, &calls).await.is_ok());
+        assert!(a.verified(&short, &calls).await.is_ok());
+        // Without its keys the authorizer can verify nothing new: cached tokens still pass.
+        a.jwks.keys.store(Arc::new(HashMap::new()));
+        assert!(
+            a.verified(&long, &calls).await.is_ok(),
+            "served from the cache"
+        );
+        let fresh = sign(&kp, &h, &claims(now + 600.0, "c"));
+        assert!(
+            a.verified(&fresh, &calls).await.is_err(),
+            "not cached: verified"
+        );
+        // Past its `exp` a cached token is verified again (and now refused).
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        assert!(
+            a.verified(&short, &calls).await.is_err(),
+            "expired from the cache"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 
