@@ -1,7 +1,8 @@
 # Shared by the perf/ scripts (sourced, not run): process cleanup, start-up waits, wrk runs,
 # medians and side-by-side tables. The sourcing script sets TMP (a temp dir removed on exit),
 # PIDS (processes to stop on exit), CONNECTIONS, and for measure_targets DURATION, ROUNDS,
-# WARMUP and the parallel arrays names/urls/bodies/labels (one entry per target).
+# WARMUP and the parallel arrays names/urls/bodies/labels (one entry per target), optionally
+# headers (one request header per target, "" for none).
 
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
 log() { echo "$*" >&2; }
@@ -38,9 +39,12 @@ wait_up() {
     die "$name did not answer 200 on $url within 10 s (log above)"
 }
 
-# run_wrk URL SECONDS OUTFILE; prints "rps p99_ms errors" (errors = non-2xx/3xx + socket errors).
+# run_wrk URL SECONDS OUTFILE [HEADER]; prints "rps p99_ms errors" (errors = non-2xx/3xx +
+# socket errors).
 run_wrk() {
-    timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency "$1" >"$3" 2>&1 || die "wrk failed on $1: $(cat "$3")"
+    local hdr=()
+    [ -z "${4:-}" ] || hdr=(-H "$4")
+    timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"$2s" --latency ${hdr[@]+"${hdr[@]}"} "$1" >"$3" 2>&1 || die "wrk failed on $1: $(cat "$3")"
     awk '
         /^Requests\/sec:/ { rps = $2 }
         $1 == "99%" { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
@@ -63,7 +67,9 @@ machine_line() {
 check_targets() {
     local i out code body
     for i in "${!names[@]}"; do
-        out=$(curl -s --max-time 5 -w '\n%{http_code}' "${urls[$i]}" || true)
+        local hdr=()
+        [ -z "${headers[$i]:-}" ] || hdr=(-H "${headers[$i]}")
+        out=$(curl -s --max-time 5 ${hdr[@]+"${hdr[@]}"} -w '\n%{http_code}' "${urls[$i]}" || true)
         code=${out##*$'\n'}
         body=${out%$'\n'*}
         [ "$code" = 200 ] || die "${urls[$i]} answered ${code:-nothing}, not 200: $body"
@@ -79,12 +85,12 @@ measure_targets() {
     local n=${#names[@]} r k i res name
     log "warm-up ${WARMUP}s per target; then $ROUNDS rounds x $n targets x ${DURATION}s (wrk -t1 -c$CONNECTIONS)"
     if [ "$WARMUP" -gt 0 ]; then
-        for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" >/dev/null; done
+        for i in "${!names[@]}"; do run_wrk "${urls[$i]}" "$WARMUP" "$TMP/warmup.txt" "${headers[$i]:-}" >/dev/null; done
     fi
     for ((r = 0; r < ROUNDS; r++)); do
         for ((k = 0; k < n; k++)); do
             i=$(((r + k) % n))
-            res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt")
+            res=$(run_wrk "${urls[$i]}" "$DURATION" "$TMP/wrk-${names[$i]}-$r.txt" "${headers[$i]:-}")
             echo "$res" >>"$TMP/res-${names[$i]}"
             log "  round $((r + 1)) ${names[$i]}: $res (req/s p99_ms errors)"
         done

@@ -304,6 +304,8 @@ fn admin_route(
                             if let Some(cache) = &stage.cache {
                                 cache.flush();
                             }
+                        } else {
+                            stage.flush_authorizers();
                         }
                         (202, JSON, Vec::new())
                     } else {

@@ -8,8 +8,13 @@
 //!   account by Table A (either allows, no explicit deny), another account by Table B (both
 //!   allow).
 //! * `CUSTOM`: an explicit Deny of the resource policy refuses before the authorizer runs;
-//!   the authorizer's policy then combines with the resource policy by Table A.
-//! * `COGNITO_USER_POOLS`: the token first, then the resource policy must explicitly allow.
+//!   the authorizer's policy then combines with the resource policy by Table A
+//!   ([`after_authorizer`]).
+//! * `COGNITO_USER_POOLS`: the token first, then the resource policy must explicitly allow
+//!   ([`after_authorizer`]).
+//!
+//! [`authorize`] is everything before the authorizer runs; the authorizer itself is
+//! [`super::authorizers`].
 
 use super::iam::{IamUser, IamUsers};
 use super::policy::{self, Caller, Decision, Policy};
@@ -113,20 +118,10 @@ pub fn authorize(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, De
             if resource_decision(api, req, INVOKE, Caller::Anonymous) == Decision::ExplicitDeny {
                 return Err(anonymous_denied(api, req, Decision::ExplicitDeny));
             }
-            authorizer_unavailable()
+            Ok(Grant::default())
         }
-        AuthorizationType::CognitoUserPools => authorizer_unavailable(),
+        AuthorizationType::CognitoUserPools => Ok(Grant::default()),
     }
-}
-
-/// Lambda and Cognito authorizers are not available in this build: API Gateway answers a
-/// method whose authorizer cannot run with AUTHORIZER_CONFIGURATION_ERROR.
-fn authorizer_unavailable() -> Result<Grant, Denial> {
-    Err(Denial {
-        kind: G::AuthorizerConfigurationError,
-        error_type: G::AuthorizerConfigurationError.error_type(),
-        message: None,
-    })
 }
 
 /// Table A: an authorizer's (or IAM's) decision with the resource policy's, same account.
@@ -147,6 +142,34 @@ pub fn table_b(caller: Decision, resource: Decision) -> Decision {
 /// Allow lets the request through.
 pub fn cognito_with_resource_policy(api: &Api, req: &Request) -> Result<(), Denial> {
     resource_policy_allows_anonymous(api, req)
+}
+
+/// After the method's authorizer granted the request: CUSTOM combines the Lambda
+/// authorizer's policy verdict (`authorizer`) with the resource policy by Table A; COGNITO
+/// needs the resource policy's explicit Allow when there is one.
+pub fn after_authorizer(api: &Api, req: &Request, authorizer: Decision) -> Result<(), Denial> {
+    match req.authorization {
+        AuthorizationType::CognitoUserPools => cognito_with_resource_policy(api, req),
+        AuthorizationType::Custom => {
+            let resource = match api.resource_policy {
+                Some(_) => resource_decision(api, req, INVOKE, Caller::Anonymous),
+                None => Decision::ImplicitDeny,
+            };
+            match (table_a(authorizer, resource), authorizer) {
+                (Decision::Allow, _) => Ok(()),
+                (_, Decision::ExplicitDeny) => Err(Denial::access_denied(
+                    "User is not authorized to access this resource with an explicit deny".into(),
+                )),
+                (Decision::ExplicitDeny, _) => {
+                    Err(anonymous_denied(api, req, Decision::ExplicitDeny))
+                }
+                _ => Err(Denial::access_denied(
+                    "User is not authorized to access this resource".into(),
+                )),
+            }
+        }
+        AuthorizationType::None | AuthorizationType::AwsIam => Ok(()),
+    }
 }
 
 fn policy_request<'a>(
@@ -530,10 +553,80 @@ mod tests {
             denied("User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********:api/prod/GET/pets with an explicit deny")
         );
         assert_eq!(
-            run(None, C, None, "/prod/pets", "1.2.3.4")
-                .unwrap_err()
-                .kind,
-            G::AuthorizerConfigurationError
+            run(None, C, None, "/prod/pets", "1.2.3.4"),
+            Ok(Grant::default()),
+            "the authorizer decides next"
+        );
+    }
+
+    /// `after_authorizer` for `authorization` with the authorizer's verdict `d`, with or
+    /// without a resource policy allowing `/prod/pets` only.
+    fn after(
+        with_policy: bool,
+        authorization: AuthorizationType,
+        d: Decision,
+        path: &str,
+    ) -> Result<(), Denial> {
+        let doc = json!({"Statement":[{"Effect":"Allow","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/prod/GET/pets"}]});
+        let policy = Policy::compile(
+            &doc,
+            Attached::Resource {
+                region: "us-east-1",
+                account: ACCOUNT,
+                api_id: "api",
+            },
+        )
+        .unwrap();
+        let api = Api {
+            region: "us-east-1",
+            account: ACCOUNT,
+            resource_policy: with_policy.then_some(&policy),
+        };
+        let arn = format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:api/prod/GET/{path}");
+        let req = Request {
+            authorization,
+            method_arn: &arn,
+            signed: SignedRequest {
+                method: "GET",
+                path,
+                query: "",
+                headers: &[],
+                body: b"",
+            },
+            source_ip: None,
+            user_agent: None,
+            referer: None,
+            secure_transport: false,
+            now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+        };
+        after_authorizer(&api, &req, d)
+    }
+
+    #[test]
+    fn authorizer_verdicts_combine_with_the_resource_policy() {
+        use AuthorizationType::{CognitoUserPools as P, Custom as C};
+        use Decision::{Allow, ExplicitDeny, ImplicitDeny};
+        let msg = |r: Result<(), Denial>| r.unwrap_err().message.unwrap();
+        assert_eq!(after(false, C, Allow, "pets"), Ok(()));
+        assert_eq!(
+            msg(after(false, C, ExplicitDeny, "pets")),
+            "User is not authorized to access this resource with an explicit deny"
+        );
+        assert_eq!(
+            msg(after(false, C, ImplicitDeny, "pets")),
+            "User is not authorized to access this resource"
+        );
+        // Table A: the resource policy's Allow makes up for the authorizer's silence.
+        assert_eq!(after(true, C, ImplicitDeny, "pets"), Ok(()));
+        assert_eq!(after(true, C, Allow, "other"), Ok(()));
+        assert!(after(true, C, ExplicitDeny, "pets").is_err());
+        assert!(after(true, C, ImplicitDeny, "other").is_err());
+        // Cognito: the resource policy must allow explicitly.
+        assert_eq!(after(false, P, Allow, "other"), Ok(()));
+        assert_eq!(after(true, P, Allow, "pets"), Ok(()));
+        assert_eq!(
+            msg(after(true, P, Allow, "other")),
+            "User: anonymous is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:********:api/prod/GET/other"
         );
     }
 }

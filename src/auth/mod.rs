@@ -1,6 +1,10 @@
 pub mod access;
 pub mod arn;
+pub mod authorizer_cache;
+pub mod authorizers;
 pub mod iam;
+pub mod jwt;
+pub mod lambda_authorizer;
 pub mod policy;
 pub mod sigv4;
 pub mod verify;

@@ -4,6 +4,7 @@
 
 mod upstream;
 
+use crate::auth::authorizers::{Authorizer, StageAuthorizer};
 use crate::auth::iam::IamUsers;
 use crate::auth::policy::{Attached, Policy};
 use crate::auth::sigv4::Credentials;
@@ -84,6 +85,8 @@ pub struct RestApi {
     pub binary_media_types: BinaryMediaTypes,
     /// The resource policy (`policy`), its short forms expanded.
     pub resource_policy: Option<Policy>,
+    /// `authorizers`, in file order; methods and stages refer to them by index.
+    pub authorizers: Vec<Authorizer>,
 }
 
 impl RestApi {
@@ -99,6 +102,10 @@ pub struct Method {
     /// across loads (AWS assigns random ones).
     pub resource_id: String,
     pub authorization_type: String,
+    /// CUSTOM and COGNITO_USER_POOLS: the index of the method's authorizer in
+    /// `RestApi::authorizers`.
+    pub authorizer: Option<usize>,
+    pub authorization_scopes: Vec<String>,
     pub api_key_required: bool,
     pub params: Vec<ParamDecl>,
     /// The method's request validator checks parameters.
@@ -129,6 +136,17 @@ pub struct Stage {
     pub cache_capacity: Option<usize>,
     /// The stage cache, handed in by [`crate::cache::Caches::attach`] after compiling.
     pub cache: Option<Arc<crate::cache::StageCache>>,
+    /// Indexed like `RestApi::authorizers`.
+    pub authorizers: Vec<StageAuthorizer>,
+}
+
+impl Stage {
+    /// Empties the authorizer result caches (`FlushStageAuthorizersCache`).
+    pub fn flush_authorizers(&self) {
+        for a in &self.authorizers {
+            a.cache.clear();
+        }
+    }
 }
 
 /// What a method needs that depends on the stage.
@@ -492,6 +510,18 @@ impl Compiler<'_> {
     ) -> Option<RestApi> {
         let base = path!["restApis", i];
         let before = self.problems.len();
+        let mut authorizers = Vec::with_capacity(api.authorizers.len());
+        for (j, a) in api.authorizers.iter().enumerate() {
+            match Authorizer::compile(a, &server.region, self.resolve) {
+                Ok(c) => {
+                    if let Authorizer::Jwt(j) = &c {
+                        self.resolved.extend(j.jwks_lookup.clone());
+                    }
+                    authorizers.push(c)
+                }
+                Err((field, e)) => self.err(at(&base, path!["authorizers", j, field]), e),
+            }
+        }
         // Methods in file order: resource path, then method key.
         let mut table: Vec<(String, Vec<(MethodKey, usize)>)> = Vec::new();
         let mut methods = Vec::new();
@@ -653,7 +683,22 @@ impl Compiler<'_> {
                     ),
                 });
             }
+            let stage_authorizers = authorizers
+                .iter()
+                .map(|a| {
+                    let function = a.function().and_then(|f| {
+                        let call = LambdaCall {
+                            function: f.clone(),
+                            timeout: crate::auth::lambda_authorizer::AUTHORIZER_TIMEOUT,
+                            wrong_method: false,
+                        };
+                        self.function_target(&call, s, server)
+                    });
+                    StageAuthorizer::new(function)
+                })
+                .collect();
             stages.push(Stage {
+                authorizers: stage_authorizers,
                 name: s.stage_name.clone(),
                 deployment_id: s
                     .deployment_id
@@ -685,6 +730,7 @@ impl Compiler<'_> {
             disable_execute_api_endpoint: api.disable_execute_api_endpoint,
             binary_media_types: BinaryMediaTypes::new(&api.binary_media_types),
             resource_policy,
+            authorizers,
         })
     }
 
@@ -821,6 +867,14 @@ impl Compiler<'_> {
                 .authorization_type
                 .clone()
                 .unwrap_or_else(|| "NONE".into()),
+            authorizer: match spec.authorization_type.as_deref() {
+                Some("CUSTOM" | "COGNITO_USER_POOLS") => spec
+                    .authorizer
+                    .as_deref()
+                    .and_then(|n| api.authorizers.iter().position(|a| a.name == n)),
+                _ => None,
+            },
+            authorization_scopes: spec.authorization_scopes.clone(),
             api_key_required: spec.api_key_required,
             params,
             validate_params,

@@ -2,15 +2,24 @@
 //! records what it decided. A SigV4-signed request's body is read here, since the signature
 //! covers it; the integration then sends the bytes read.
 
+use super::custom::Callers;
 use super::request::read_body;
 use super::{split_target, RequestCtx};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
+use crate::auth::authorizers::{self, Calls};
 use crate::auth::verify::{self, SignedRequest};
+use crate::client::Outbound;
 use crate::compile::Snapshot;
+use crate::compile::Upstream;
+use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
+use crate::functions::Invocation;
 use crate::integrations::{Failure, Integration};
 use crate::responses::GatewayResponseType as G;
+use async_trait::async_trait;
+use bytes::Bytes;
 use pingora::prelude::*;
+use std::time::Duration;
 
 /// The failure for a request that matched no method: Missing Authentication Token, unless
 /// it carries an `Authorization` header that is not readable as SigV4.
@@ -52,8 +61,10 @@ pub fn no_method(req: &pingora::http::RequestHeader, ctx: &mut RequestCtx) -> Fa
 /// What Pingora's retry buffer holds of a request body.
 const RETRY_BUFFER: usize = 64 * 1024;
 
-/// Runs access control for the routed request in `ctx`.
+/// Runs access control for the routed request in `ctx`: resource policy and IAM, then the
+/// method's authorizer (CUSTOM, COGNITO_USER_POOLS) combined with the resource policy.
 pub async fn control(
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     snap: &Snapshot,
@@ -109,11 +120,15 @@ pub async fn control(
         req.method.as_str(),
         resource_path,
     );
-    let headers: Vec<(&str, &str)> = req
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-        .collect();
+    // Only a SigV4 verification reads the headers as a list.
+    let headers: Vec<(&str, &str)> = if authorization == AuthorizationType::AwsIam {
+        req.headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
     let request = access::Request {
         authorization,
@@ -136,7 +151,26 @@ pub async fn control(
         account: &snap.server.account_id,
         resource_policy: api.resource_policy.as_ref(),
     };
-    match access::authorize(&api_access, &snap.iam, &request) {
+    let mut decided = access::authorize(&api_access, &snap.iam, &request);
+    if decided.is_ok()
+        && matches!(
+            authorization,
+            AuthorizationType::Custom | AuthorizationType::CognitoUserPools
+        )
+    {
+        let authorized = {
+            let view = ctx.view(snap, req, "");
+            authorizers::evaluate(&view, callers, request.secure_transport).await?
+        };
+        if let Some(a) = authorized {
+            decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {
+                ctx.info.authorizer = Some(a.grant.authorizer);
+                ctx.info.usage_identifier_key = a.grant.usage_identifier_key;
+                access::Grant::default()
+            });
+        }
+    }
+    match decided {
         Ok(grant) => {
             if let Some(iam) = grant.iam {
                 let identity = &mut ctx.info.identity;
@@ -158,5 +192,54 @@ pub async fn control(
                 message: denial.message,
             })
         }
+    }
+}
+
+/// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).
+const JWKS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+#[async_trait]
+impl Calls for Callers<'_> {
+    async fn invoke(
+        &self,
+        target: &FunctionTarget,
+        payload: Bytes,
+        timeout: Duration,
+        trace_id: &str,
+    ) -> Result<Invocation, InvokeFailure> {
+        let options = InvokeOptions {
+            trace_id: Some(trace_id),
+            asynchronous: false,
+        };
+        invoke::call_with(
+            self.client,
+            self.functions,
+            target,
+            payload,
+            timeout,
+            options,
+        )
+        .await
+    }
+
+    async fn fetch(&self, upstream: &Upstream, target: &str) -> Result<Bytes, String> {
+        let request = Outbound {
+            method: "GET".into(),
+            target: target.to_string(),
+            headers: vec![
+                ("Host".into(), upstream.endpoint.authority.clone()),
+                ("Accept".into(), "application/json".into()),
+            ],
+            body: Bytes::new(),
+        };
+        let response = self
+            .client
+            .send(&upstream.peer, request, JWKS_TIMEOUT)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        if response.status != 200 {
+            return Err(format!("status {}", response.status));
+        }
+        Ok(response.body)
     }
 }

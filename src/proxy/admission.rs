@@ -11,7 +11,7 @@ use pingora::prelude::*;
 
 /// Runs the admission steps for a routed request, in AWS's order.
 pub async fn admit(
-    _callers: &Callers<'_>,
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     snap: &Snapshot,
@@ -19,7 +19,7 @@ pub async fn admit(
     let (Some(a), Some(m)) = (ctx.route.api, ctx.route.method) else {
         return Ok(());
     };
-    super::access::control(session, ctx, snap).await?;
+    super::access::control(callers, session, ctx, snap).await?;
     let method = &snap.apis[a].methods[m];
     let view = ctx.view(snap, session.req_header(), "");
     pipeline::validate_parameters(method, &view)

@@ -1,0 +1,129 @@
+//! A bounded time-to-live cache for authorizer results: Lambda authorizer outputs keyed by
+//! the values of their identity sources (§3.5), and verified JWTs keyed by the token. Sharded
+//! so that concurrent requests rarely touch the same lock; a full shard first drops its
+//! expired entries, then everything (the cache only saves work, it never decides).
+
+use std::collections::hash_map::RandomState;
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+const SHARDS: usize = 16;
+/// Longer keys (identity values, tokens) are not cached: the bound on entries then bounds
+/// memory as well.
+pub const MAX_KEY_BYTES: usize = 8192;
+
+type Shard<V> = RwLock<HashMap<String, (Instant, Arc<V>)>>;
+
+pub struct TtlCache<V> {
+    shards: Box<[Shard<V>]>,
+    hasher: RandomState,
+    per_shard: usize,
+}
+
+impl<V> TtlCache<V> {
+    /// A cache holding about `capacity` entries at most.
+    pub fn new(capacity: usize) -> TtlCache<V> {
+        TtlCache {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: RandomState::new(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+        }
+    }
+
+    /// The shard by the key's last bytes (a token's signature, an identity value's end), so
+    /// that only the map hashes the whole key.
+    fn shard(&self, key: &str) -> &Shard<V> {
+        let b = key.as_bytes();
+        let tail = &b[b.len().saturating_sub(8)..];
+        let i = self.hasher.hash_one(tail) as usize % SHARDS;
+        &self.shards[i]
+    }
+
+    /// The value under `key` unless it expired by `now`.
+    pub fn get(&self, key: &str, now: Instant) -> Option<Arc<V>> {
+        let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
+        shard
+            .get(key)
+            .filter(|(expires, _)| *expires > now)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Stores `value` under `key` until `expires`.
+    pub fn insert(&self, key: String, value: Arc<V>, expires: Instant, now: Instant) {
+        if expires <= now || key.len() > MAX_KEY_BYTES {
+            return;
+        }
+        let mut shard = self.shard(&key).write().unwrap_or_else(|e| e.into_inner());
+        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+            shard.retain(|_, (e, _)| *e > now);
+            if shard.len() >= self.per_shard {
+                shard.clear();
+            }
+        }
+        shard.insert(key, (expires, value));
+    }
+
+    /// Drops every entry (`FlushStageAuthorizersCache`).
+    pub fn clear(&self) {
+        for s in self.shards.iter() {
+            s.write().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn entries_expire_and_flush() {
+        let c = TtlCache::new(100);
+        let now = Instant::now();
+        c.insert("a".into(), Arc::new(1), now + Duration::from_secs(10), now);
+        assert_eq!(c.get("a", now).as_deref(), Some(&1));
+        assert_eq!(c.get("a", now + Duration::from_secs(10)), None);
+        assert_eq!(c.get("b", now), None);
+        c.insert("x".into(), Arc::new(2), now, now);
+        assert_eq!(c.get("x", now), None, "already expired: not stored");
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        c.insert(
+            long.clone(),
+            Arc::new(3),
+            now + Duration::from_secs(10),
+            now,
+        );
+        assert_eq!(c.get(&long, now), None, "too long a key: not stored");
+        c.clear();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn bounded() {
+        let c = TtlCache::new(32);
+        let now = Instant::now();
+        for i in 0..10_000 {
+            c.insert(
+                format!("k{i}"),
+                Arc::new(i),
+                now + Duration::from_secs(60),
+                now,
+            );
+        }
+        assert!(c.len() <= 32, "{}", c.len());
+        assert_eq!(c.get("k9999", now).as_deref(), Some(&9999));
+    }
+}
