@@ -21,4 +21,5 @@ pub mod responses;
 pub mod router;
 pub mod server;
 pub mod utc;
+pub mod validation;
 pub mod vtl;

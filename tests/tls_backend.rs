@@ -7,7 +7,8 @@ use common::*;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-/// An HTTPS echo server: answers `{"path": ..., "headers": {...}}`; `/slow` sleeps 3 s first.
+/// An HTTPS echo server: answers `{"path": ..., "headers": {...}}` (and `"body"` for POST);
+/// `/slow` sleeps 3 s first.
 const SERVER: &str = r#"
 import http.server, json, ssl, sys, time
 class H(http.server.BaseHTTPRequestHandler):
@@ -16,6 +17,15 @@ class H(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/slow"):
             time.sleep(3)
         body = json.dumps({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        got = self.rfile.read(n).decode()
+        body = json.dumps({"path": self.path, "body": got, "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -95,7 +105,19 @@ fn gateway(port: u16) -> Gateway {
         r#"
 restApis:
   - id: tlsapi
+    models:
+      Named: {{type: object, required: [name]}}
+    requestValidators: {{body: {{validateRequestBody: true}}}}
     resources:
+      /validated:
+        POST:
+          requestValidator: body
+          requestModels: {{application/json: Named}}
+          integration:
+            type: HTTP_PROXY
+            httpMethod: POST
+            uri: "https://127.0.0.1:{port}/validated"
+            tlsConfig: {{insecureSkipVerification: true}}
       /echo:
         GET:
           integration:
@@ -169,4 +191,31 @@ fn https_backend_responses_are_cached_by_the_stage_cache() {
     assert_ne!(gw.get("/prod/echo").body, gw.get("/prod/echo").body);
     let labels = [("stage", "cached"), ("resource", "/echo")];
     assert_eq!(gw.metric("tollgate_cache_hits_total", &labels), 1.0);
+}
+
+#[test]
+fn https_backends_get_a_body_read_for_validation() {
+    let backend = TlsBackend::start();
+    let gw = gateway(backend.port);
+    let body = br#"{"name":"Rex"}"#;
+    let r = gw.request("POST", "/prod/validated", &[], body);
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    let echo = r.json();
+    assert_eq!(echo["body"], r#"{"name":"Rex"}"#);
+    assert_eq!(echo["headers"]["content-length"], "14");
+    // Pingora's proxy path can re-send at most 64 KiB read before the upstream request.
+    let big = format!(r#"{{"name":"{}"}}"#, "x".repeat(100_000));
+    let raw = [
+        format!(
+            "POST /prod/validated HTTP/1.1\r\nHost: {}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            gw.addr
+        )
+        .into_bytes(),
+        chunked(&[&big.as_bytes()[..70_000], &big.as_bytes()[70_000..]]),
+    ]
+    .concat();
+    let r = send_raw(gw.addr, &raw);
+    assert_eq!(r.status, 413, "{}", r.body_str());
+    let r = gw.request("POST", "/prod/validated", &[], b"{}");
+    assert_eq!(r.status, 400, "{}", r.body_str());
 }

@@ -110,6 +110,8 @@ pub struct Method {
     pub params: Vec<ParamDecl>,
     /// The method's request validator checks parameters.
     pub validate_params: bool,
+    /// The model the body is validated against, when the method's validator checks bodies.
+    pub body_model: Option<crate::validation::Model>,
     pub integration: Integration,
     /// The cache key: `cacheNamespace` (default: the resource id) and `cacheKeyParameters`.
     pub cache_key: Option<crate::cache::key::KeySpec>,
@@ -522,6 +524,15 @@ impl Compiler<'_> {
                 Err((field, e)) => self.err(at(&base, path!["authorizers", j, field]), e),
             }
         }
+        let models = match crate::validation::compile_models(&api.id, &api.models) {
+            Ok(m) => m,
+            Err(errors) => {
+                for (name, e) in errors {
+                    self.err(at(&base, path!["models", &name]), e);
+                }
+                HashMap::new()
+            }
+        };
         // Methods in file order: resource path, then method key.
         let mut table: Vec<(String, Vec<(MethodKey, usize)>)> = Vec::new();
         let mut methods = Vec::new();
@@ -532,7 +543,7 @@ impl Compiler<'_> {
                     continue;
                 };
                 let mpath = at(&base, path!["resources", res, m]);
-                if let Some(method) = self.method(&mpath, res, key, spec, api) {
+                if let Some(method) = self.method(&mpath, res, key, spec, api, &models) {
                     list.push((key, methods.len()));
                     methods.push(method);
                 }
@@ -741,6 +752,7 @@ impl Compiler<'_> {
         key: MethodKey,
         spec: &model::Method,
         api: &model::RestApi,
+        models: &HashMap<String, crate::validation::Model>,
     ) -> Option<Method> {
         let mut params: Vec<ParamDecl> = spec
             .request_parameters
@@ -766,11 +778,16 @@ impl Compiler<'_> {
             })
             .collect();
         params.sort_by(|a, b| a.key.cmp(&b.key));
-        let validate_params = spec
+        let validator = spec
             .request_validator
             .as_ref()
-            .and_then(|v| api.request_validators.get(v))
-            .is_some_and(|v| v.validate_request_parameters);
+            .and_then(|v| api.request_validators.get(v));
+        let validate_params = validator.is_some_and(|v| v.validate_request_parameters);
+        let body_model = validator.filter(|v| v.validate_request_body).and_then(|_| {
+            models
+                .get(crate::validation::body_model_name(&spec.request_models))
+                .cloned()
+        });
         let int = spec.integration.as_ref()?;
         let ipath = at(mpath, path!["integration"]);
         let integration = match int.kind.as_str() {
@@ -878,6 +895,7 @@ impl Compiler<'_> {
             api_key_required: spec.api_key_required,
             params,
             validate_params,
+            body_model,
             integration,
             cache_key: Some(crate::cache::key::KeySpec::new(
                 int.cache_namespace

@@ -126,9 +126,18 @@ impl ProxyHttp for Gateway {
         &self,
         _session: &mut Session,
         body: &mut Option<Bytes>,
-        _end_of_stream: bool,
+        end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(pre) = &ctx.request_body {
+            // Admission read the body already: send that, once, at the end.
+            *body = Some(if end_of_stream {
+                pre.clone()
+            } else {
+                Bytes::new()
+            });
+            return Ok(());
+        }
         if let Some(b) = body {
             ctx.request_body_bytes += b.len() as u64;
             if ctx.request_body_bytes > MAX_BODY {

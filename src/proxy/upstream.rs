@@ -45,6 +45,10 @@ pub fn request_headers(
     let Some(up) = api.stages[s].methods[m].upstream.as_ref() else {
         return Error::e_explain(ErrorType::InternalError, "no upstream for this method");
     };
+    if let Some(pre) = &ctx.request_body {
+        req.remove_header("transfer-encoding");
+        req.insert_header("content-length", pre.len())?;
+    }
     if let Some(prepared) = ctx.upstream.take() {
         req.set_raw_path(prepared.target.as_bytes())?;
         for (k, v) in prepared.mapped_headers {
