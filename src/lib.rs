@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod responses;
 pub mod router;
 pub mod server;
+pub mod throttle;
 pub mod utc;
 pub mod validation;
 pub mod vtl;

@@ -8,6 +8,7 @@ use crate::config::{self, Diagnostic};
 use crate::functions::Functions;
 use crate::metrics::Metrics;
 use crate::proxy::Gateway;
+use crate::throttle::Usage;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
@@ -21,6 +22,9 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// How often usage counts are written to the state directory.
+const USAGE_FLUSH: Duration = Duration::from_secs(1);
 
 /// How often integration host names are looked up again.
 const DNS_REFRESH: Duration = Duration::from_secs(30);
@@ -36,8 +40,17 @@ pub fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 /// Loads and compiles `path`; every problem comes back as a located diagnostic.
 pub fn load(path: &Path, metrics: &Metrics) -> Result<(config::Config, Snapshot), Vec<Diagnostic>> {
+    load_with_usage(path, metrics, &Usage::ephemeral())
+}
+
+/// [`load`], with usage plans counting into `usage`.
+pub fn load_with_usage(
+    path: &Path,
+    metrics: &Metrics,
+    usage: &Usage,
+) -> Result<(config::Config, Snapshot), Vec<Diagnostic>> {
     let loaded = config::load(path)?;
-    match compile::compile(&loaded.config, metrics, &resolve) {
+    match compile::compile_with_usage(&loaded.config, metrics, &resolve, usage) {
         Ok(s) => Ok((loaded.config, s)),
         Err(problems) => Err(loaded.locate(problems)),
     }
@@ -47,7 +60,19 @@ pub fn load(path: &Path, metrics: &Metrics) -> Result<(config::Config, Snapshot)
 pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     init_logging();
     let metrics = Arc::new(Metrics::new());
-    let (cfg, snapshot) = match load(&path, &metrics) {
+    // The state directory and its usage counts are the ones of the first load.
+    let usage = match config::load(&path) {
+        Ok(l) => Arc::new(Usage::open(
+            l.config.server.state_dir.as_deref().map(Path::new),
+        )),
+        Err(diags) => {
+            for d in diags {
+                eprintln!("{d}");
+            }
+            return 1;
+        }
+    };
+    let (cfg, snapshot) = match load_with_usage(&path, &metrics, &usage) {
         Ok(x) => x,
         Err(diags) => {
             for d in diags {
@@ -137,6 +162,7 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
             functions,
             function_specs: cfg.functions.clone(),
             caches,
+            usage,
         },
     ));
     server.run_forever()
@@ -164,6 +190,8 @@ struct Control {
     function_specs: std::collections::BTreeMap<String, crate::config::model::Function>,
     /// Stage caches, kept across reloads for stages whose cache settings did not change.
     caches: Arc<Caches>,
+    /// Usage plan counts, kept across reloads and written to the state directory.
+    usage: Arc<Usage>,
 }
 
 impl Control {
@@ -173,7 +201,7 @@ impl Control {
             reloading.push(now);
         }
         let _ = sd_notify::notify(&reloading);
-        match load(&self.path, &self.metrics) {
+        match load_with_usage(&self.path, &self.metrics, &self.usage) {
             Ok((cfg, mut snapshot)) => {
                 self.caches.attach(&mut snapshot);
                 if cfg.server.listen != self.listen {
@@ -197,6 +225,15 @@ impl Control {
             }
         }
         let _ = sd_notify::notify(&[NotifyState::Ready]);
+    }
+
+    /// Writes the usage counts (on a blocking thread: it fsyncs).
+    async fn flush_usage(&self) {
+        let usage = self.usage.clone();
+        let written = tokio::task::spawn_blocking(move || usage.flush()).await;
+        if let Ok(Err(e)) = written {
+            log::error!("cannot write usage counts: {e}");
+        }
     }
 
     /// True when some integration host now resolves to another address.
@@ -241,14 +278,17 @@ impl BackgroundService for Control {
         log::info!("tollgate serving {}", self.listen.join(", "));
         let mut dns = tokio::time::interval(DNS_REFRESH);
         dns.tick().await;
+        let mut flush = tokio::time::interval(USAGE_FLUSH);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => {
                     let _ = sd_notify::notify(&[NotifyState::Stopping]);
+                    self.flush_usage().await;
                     self.functions.shutdown().await;
                     break;
                 }
                 _ = hup.recv() => self.reload("SIGHUP"),
+                _ = flush.tick() => self.flush_usage().await,
                 _ = dns.tick() => {
                     if self.dns_changed().await {
                         self.reload("integration host addresses changed");
@@ -292,6 +332,21 @@ fn admin_route(
     match (method, path) {
         ("GET", "/metrics") => (200, "text/plain; version=0.0.4", metrics.render()),
         ("GET", "/healthz") => (200, "text/plain", b"ok\n".to_vec()),
+        ("GET", p) if p.starts_with("/usageplans/") && p.ends_with("/usage") => {
+            let id = &p["/usageplans/".len()..p.len() - "/usage".len()];
+            match crate::throttle::plans::usage_report(
+                &snap.limits,
+                id,
+                std::time::SystemTime::now(),
+            ) {
+                Some(body) => (200, JSON, body.into_bytes()),
+                None => (
+                    404,
+                    JSON,
+                    br#"{"message":"Invalid Usage Plan ID specified"}"#.to_vec(),
+                ),
+            }
+        }
         ("DELETE", p) => {
             let parts: Vec<&str> = p.trim_matches('/').split('/').collect();
             match parts.as_slice() {

@@ -26,6 +26,7 @@ use crate::metrics::{MethodMetrics, Metrics};
 use crate::path;
 use crate::responses::{GatewayResponseSpec, GatewayResponseType, GatewayResponses};
 use crate::router::{MethodKey, Router, RouterError};
+use crate::throttle;
 use crate::vtl::substitute::Substitution;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -53,6 +54,8 @@ pub struct Snapshot {
     pub resolved_hosts: Vec<(String, u16, SocketAddr)>,
     /// `iam.users`: the callers of AWS_IAM methods.
     pub iam: IamUsers,
+    /// The account throttle and usage plans.
+    pub limits: throttle::Limits,
 }
 
 /// Server settings the request path reads.
@@ -87,6 +90,8 @@ pub struct RestApi {
     pub resource_policy: Option<Policy>,
     /// `authorizers`, in file order; methods and stages refer to them by index.
     pub authorizers: Vec<Authorizer>,
+    /// `apiKeySource: AUTHORIZER`: the API key is a Lambda authorizer's `usageIdentifierKey`.
+    pub api_key_from_authorizer: bool,
 }
 
 impl RestApi {
@@ -140,6 +145,8 @@ pub struct Stage {
     pub cache: Option<Arc<crate::cache::StageCache>>,
     /// Indexed like `RestApi::authorizers`.
     pub authorizers: Vec<StageAuthorizer>,
+    /// API keys valid on this stage and its throttles.
+    pub limits: throttle::StageLimits,
 }
 
 impl Stage {
@@ -286,11 +293,22 @@ impl Snapshot {
     }
 }
 
-/// Validates and compiles `config`. Every problem found is returned, located by path.
+/// Validates and compiles `config` with usage counts kept in memory only.
 pub fn compile(
     config: &Config,
     metrics: &Metrics,
     resolve: Resolver,
+) -> Result<Snapshot, Vec<Problem>> {
+    compile_with_usage(config, metrics, resolve, &throttle::Usage::ephemeral())
+}
+
+/// Validates and compiles `config`; usage plans count into `usage`, which outlives the
+/// snapshot. Every problem found is returned, located by path.
+pub fn compile_with_usage(
+    config: &Config,
+    metrics: &Metrics,
+    resolve: Resolver,
+    usage: &throttle::Usage,
 ) -> Result<Snapshot, Vec<Problem>> {
     let problems = validate::validate(config);
     if !problems.is_empty() {
@@ -316,6 +334,30 @@ pub fn compile(
         .collect();
     if !c.problems.is_empty() {
         return Err(c.problems);
+    }
+    let mut apis = apis;
+    let names: Vec<Vec<(&str, &str)>> = apis
+        .iter()
+        .map(|a| {
+            a.methods
+                .iter()
+                .map(|m| (m.resource_path.as_str(), m.key.as_str()))
+                .collect()
+        })
+        .collect();
+    let named: Vec<(String, throttle::plans::MethodNames)> = apis
+        .iter()
+        .zip(&names)
+        .map(|(a, n)| (a.id.clone(), n.as_slice()))
+        .collect();
+    let (limits, stage_limits) =
+        throttle::plans::compile(config, &named, metrics, usage, std::time::SystemTime::now())?;
+    drop(named);
+    drop(names);
+    for (api, stages) in apis.iter_mut().zip(stage_limits) {
+        for (stage, l) in api.stages.iter_mut().zip(stages) {
+            stage.limits = l;
+        }
     }
     let api_index: HashMap<String, usize> = apis
         .iter()
@@ -352,6 +394,7 @@ pub fn compile(
         builtin_responses: GatewayResponses::builtin().clone(),
         resolved_hosts: c.resolved,
         iam,
+        limits,
     })
 }
 
@@ -720,6 +763,7 @@ impl Compiler<'_> {
                 access_log,
                 cache_capacity: crate::cache::settings::capacity_bytes(s),
                 cache: None,
+                limits: throttle::StageLimits::default(),
             });
         }
         if self.problems.len() > before {
@@ -742,6 +786,7 @@ impl Compiler<'_> {
             binary_media_types: BinaryMediaTypes::new(&api.binary_media_types),
             resource_policy,
             authorizers,
+            api_key_from_authorizer: api.api_key_source.as_deref() == Some("AUTHORIZER"),
         })
     }
 

@@ -9,6 +9,7 @@ use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
+use crate::throttle::{self, Refusal};
 use pingora::prelude::*;
 
 /// What Pingora's retry buffer holds (`BODY_BUF_LIMIT`).
@@ -25,12 +26,61 @@ pub async fn admit(
         return Ok(());
     };
     super::access::control(callers, session, ctx, snap).await?;
+    usage_plans(session, ctx, snap, a, m)?;
     let method = &snap.apis[a].methods[m];
     {
         let view = ctx.view(snap, session.req_header(), "");
         pipeline::validate_parameters(method, &view)?;
     }
     validate_body(session, ctx, snap, a, m).await
+}
+
+/// API key, usage plan throttle and quota, stage and account throttles.
+fn usage_plans(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+    a: usize,
+    m: usize,
+) -> Result<(), Failure> {
+    let Some(s) = ctx.route.stage else {
+        return Ok(());
+    };
+    let api = &snap.apis[a];
+    let required = api.methods[m].api_key_required;
+    let key = match (required, api.api_key_from_authorizer) {
+        (false, _) => None,
+        (true, true) => ctx.info.usage_identifier_key.as_deref(),
+        (true, false) => session
+            .req_header()
+            .headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok()),
+    };
+    let admitted = throttle::admit(
+        &snap.limits,
+        &api.stages[s].limits,
+        m,
+        required,
+        key,
+        ctx.started,
+        ctx.info.start,
+    );
+    match admitted {
+        Ok(Some(grant)) => {
+            ctx.info.identity.api_key = Some(grant.value.clone());
+            ctx.info.identity.api_key_id = Some(grant.id.clone());
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(r) => Err(Failure::new(match r {
+            Refusal::InvalidApiKey => G::InvalidApiKey,
+            Refusal::QuotaExceeded => G::QuotaExceeded,
+            Refusal::KeyThrottled | Refusal::MethodThrottled | Refusal::AccountThrottled => {
+                G::Throttled
+            }
+        })),
+    }
 }
 
 /// Reads the body a method's validator checks (keeping it for the integration) and validates

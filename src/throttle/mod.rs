@@ -1,0 +1,12 @@
+//! API keys, usage plans, throttling and quotas (reference aws-security-cache-ws.md §5–6).
+//! Everything is resolved at load: each stage holds the API keys valid on it with their plan's
+//! token buckets and quota counter, and its own per-method buckets from `methodSettings`. A
+//! request takes tokens and counts with atomics only.
+
+pub mod bucket;
+pub mod plans;
+pub mod quota;
+pub mod store;
+
+pub use plans::{admit, ApiKeyGrant, Limits, Refusal, StageLimits};
+pub use store::Usage;
