@@ -342,3 +342,56 @@ fn check_reports_plan_mistakes_at_their_lines() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_usage_plans_example_works_as_its_comments_say() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/conf/usage-plans.yaml"
+    ))
+    .expect("conf/usage-plans.yaml");
+    let text = text
+        .replace("127.0.0.1:8080", "{LISTEN}")
+        .replace("127.0.0.1:9080", "{ADMIN}")
+        .replace("/tmp/tollgate-usage-demo", "{DIR}/state");
+    let gw = Gateway::start_raw(&text);
+    let get = |key: Option<&str>| {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("x-api-key", k)).into_iter().collect();
+        gw.request("GET", "/prod/orders", &headers, b"")
+    };
+    assert_eq!(get(None).status, 403);
+    assert_eq!(get(Some("former-customer-key-012345")).status, 403);
+    assert_eq!(get(Some("gold-customer-key-0123456789")).status, 200);
+    let free: Vec<u16> = (0..7)
+        .map(|_| get(Some("free-customer-key-0123456789")).status)
+        .collect();
+    assert_eq!(&free[..5], &[200; 5]);
+    assert_eq!(free[6], 429);
+    let post = |body: &[u8]| {
+        gw.request(
+            "POST",
+            "/prod/orders",
+            &[
+                ("x-api-key", "gold-customer-key-0123456789"),
+                ("Content-Type", "application/json"),
+            ],
+            body,
+        )
+    };
+    assert_eq!(post(br#"{"item":"tea","quantity":2}"#).status, 200);
+    assert_error(
+        &post(br#"{"item":"tea"}"#),
+        400,
+        r#"{"message":"Invalid request body"}"#,
+        "BadRequestException",
+    );
+    let r = request(gw.admin, "GET", "/usageplans/free/usage", &[], b"");
+    assert_eq!(r.status, 200);
+    let items = r.json()["items"].clone();
+    assert!(
+        items
+            .as_object()
+            .is_some_and(|m| m.values().any(|v| v[0][0].as_u64() >= Some(5))),
+        "{items}"
+    );
+}
