@@ -9,7 +9,8 @@
 # Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over $ROUNDS
 # rounds, medians, ratios to tg-open.
 #
-# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1.
+# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 REDIS=0 (1: the quota is shared through a
+# redis-server started here on 127.0.0.1:16395, one Redis call per keyed request).
 # Builds ${CARGO_TARGET_DIR:-target}/release/tollgate with `cargo build --release` if missing or stale.
 set -euo pipefail
 
@@ -17,6 +18,7 @@ DURATION=${DURATION:-5}
 ROUNDS=${ROUNDS:-3}
 CONNECTIONS=${CONNECTIONS:-64}
 WARMUP=${WARMUP:-1}
+REDIS=${REDIS:-0}
 
 PERF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$PERF_DIR")
@@ -29,7 +31,7 @@ KEY=perf-key-0123456789abcdefghij
 for tool in wrk curl timeout awk sed; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
-case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
+case "$DURATION$ROUNDS$CONNECTIONS$WARMUP$REDIS" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP, REDIS must be integers" ;; esac
 
 if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
     log "building $BIN ..."
@@ -42,6 +44,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 for p in 18095 19095; do port_busy "$p" && die "port $p is already in use"; done
+REDIS_LINE=""
+if [ "$REDIS" = 1 ]; then
+    command -v redis-server >/dev/null || die "redis-server not found (scripts/deps.sh installs it)"
+    port_busy 16395 && die "port 16395 is already in use"
+    redis-server --port 16395 --bind 127.0.0.1 --save "" --appendonly no >"$TMP/redis.log" 2>&1 &
+    PIDS+=($!)
+    REDIS_LINE="  redis: redis://127.0.0.1:16395"
+fi
 cat >"$TMP/tollgate.yaml" <<YAML
 server:
   listen: ["127.0.0.1:18095"]
@@ -50,6 +60,7 @@ server:
   gracePeriodSeconds: 1
   stateDir: "$TMP/state"
   throttle: {rateLimit: 100000000, burstLimit: 100000000}
+$REDIS_LINE
 apiKeys: [{name: perf, value: "$KEY"}]
 usagePlans:
   - name: perf
@@ -82,6 +93,13 @@ YAML
 TG_PID=$!
 PIDS+=("$TG_PID")
 wait_up tollgate "$TG_PID" "http://$ADMIN/healthz" "$TMP/tollgate.log"
+if [ "$REDIS" = 1 ]; then
+    for _ in $(seq 50); do
+        curl -s "http://$ADMIN/metrics" | grep -q '^tollgate_redis_up 1' && break
+        sleep 0.1
+    done
+    curl -s "http://$ADMIN/metrics" | grep -q '^tollgate_redis_up 1' || die "tollgate did not connect to redis"
+fi
 
 headers=("x-api-key: $KEY" "x-api-key: $KEY")
 names=(tg-open tg-keyed)
@@ -99,6 +117,7 @@ echo
 echo "## Usage plan perf run $(date -u +%Y-%m-%dT%H:%MZ)"
 echo
 echo "$(machine_line) Loopback, wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency, $ROUNDS rounds alternated, medians;" \
-    "Tollgate threads: 1; $used keyed requests counted by the plan's quota."
+    "Tollgate threads: 1; $used keyed requests counted by the plan's quota$([ "$REDIS" = 1 ] && echo ', shared through Redis')."
+
 echo
 ratio_table tg-open "open route"

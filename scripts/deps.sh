@@ -5,7 +5,8 @@
 # Jayway JsonPath (the reference implementations); from PyPI, moto's server and boto3 for the
 # AWS service integration test, botocore's SigV4 signers for the IAM tests, awslambdaric
 # (AWS's Python Lambda runtime client) for the Lambda tests and PyJWT with its crypto extra
-# for the Cognito/JWT authorizer tests. Does nothing when they are present.
+# for the Cognito/JWT authorizer tests; redis-server for the shared usage plan state tests.
+# Does nothing when they are present.
 set -euo pipefail
 missing=()
 command -v cmake >/dev/null || missing+=(cmake)
@@ -15,6 +16,7 @@ command -v python3 >/dev/null || missing+=(python3 python3-pip)
 command -v javac >/dev/null || missing+=(default-jdk-headless)
 [ -f /usr/share/java/velocity.jar ] || missing+=(velocity)
 [ -f /usr/share/java/json-path.jar ] || missing+=(libjsonpath-java)
+command -v redis-server >/dev/null || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"

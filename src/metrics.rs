@@ -2,7 +2,8 @@
 //! request path only touches atomics.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::OnceLock;
@@ -18,6 +19,10 @@ pub struct Metrics {
     pub throttled: IntCounterVec,
     reloads: IntCounterVec,
     pub access_log_dropped: IntCounter,
+    /// 1 while usage plan quotas are shared through `server.redis`.
+    pub redis_up: IntGauge,
+    /// Redis calls that failed or timed out.
+    pub redis_errors: IntCounter,
 }
 
 const METHOD_LABELS: &[&str] = &["api", "stage", "method", "resource"];
@@ -85,6 +90,28 @@ impl Metrics {
                 let c = IntCounter::new(
                     "tollgate_access_log_dropped_total",
                     "Access log lines dropped because the writer fell behind",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("unique metric");
+                c
+            },
+            redis_up: {
+                let g = IntGauge::new(
+                    "tollgate_redis_up",
+                    "1 while usage plan quotas are shared through server.redis",
+                )
+                .expect("valid metric");
+                registry
+                    .register(Box::new(g.clone()))
+                    .expect("unique metric");
+                g
+            },
+            redis_errors: {
+                let c = IntCounter::new(
+                    "tollgate_redis_errors_total",
+                    "Redis calls that failed or timed out (quotas then count locally)",
                 )
                 .expect("valid metric");
                 registry

@@ -62,9 +62,17 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     let metrics = Arc::new(Metrics::new());
     // The state directory and its usage counts are the ones of the first load.
     let usage = match config::load(&path) {
-        Ok(l) => Arc::new(Usage::open(
-            l.config.server.state_dir.as_deref().map(Path::new),
-        )),
+        Ok(l) => {
+            let mut usage = Usage::open(l.config.server.state_dir.as_deref().map(Path::new));
+            usage.shared = l.config.server.redis.as_deref().map(|url| {
+                Arc::new(crate::throttle::Shared::new(
+                    url,
+                    metrics.redis_up.clone(),
+                    metrics.redis_errors.clone(),
+                ))
+            });
+            Arc::new(usage)
+        }
         Err(diags) => {
             for d in diags {
                 eprintln!("{d}");
@@ -288,7 +296,12 @@ impl BackgroundService for Control {
                     break;
                 }
                 _ = hup.recv() => self.reload("SIGHUP"),
-                _ = flush.tick() => self.flush_usage().await,
+                _ = flush.tick() => {
+                    self.flush_usage().await;
+                    if let Some(shared) = &self.usage.shared {
+                        shared.probe(self.usage.pending(std::time::SystemTime::now())).await;
+                    }
+                }
                 _ = dns.tick() => {
                     if self.dns_changed().await {
                         self.reload("integration host addresses changed");

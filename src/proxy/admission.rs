@@ -9,7 +9,7 @@ use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
-use crate::throttle::{self, Refusal};
+use crate::throttle::{self, QuotaMode, Refusal};
 use pingora::prelude::*;
 
 /// What Pingora's retry buffer holds (`BODY_BUF_LIMIT`).
@@ -26,7 +26,7 @@ pub async fn admit(
         return Ok(());
     };
     super::access::control(callers, session, ctx, snap).await?;
-    usage_plans(session, ctx, snap, a, m)?;
+    usage_plans(session, ctx, snap, a, m).await?;
     let method = &snap.apis[a].methods[m];
     {
         let view = ctx.view(snap, session.req_header(), "");
@@ -36,7 +36,7 @@ pub async fn admit(
 }
 
 /// API key, usage plan throttle and quota, stage and account throttles.
-fn usage_plans(
+async fn usage_plans(
     session: &Session,
     ctx: &mut RequestCtx,
     snap: &Snapshot,
@@ -57,15 +57,49 @@ fn usage_plans(
             .get("x-api-key")
             .and_then(|v| v.to_str().ok()),
     };
-    let admitted = throttle::admit(
+    let limits = &api.stages[s].limits;
+    let shared = snap.limits.shared.as_deref();
+    let mode = match shared {
+        None => QuotaMode::Local,
+        Some(sh) if sh.is_up() => QuotaMode::Shared,
+        Some(_) => QuotaMode::Fallback,
+    };
+    let mut admitted = throttle::admit(
         &snap.limits,
-        &api.stages[s].limits,
+        limits,
         m,
         required,
         key,
-        ctx.started,
-        ctx.info.start,
+        (ctx.started, ctx.info.start),
+        mode,
     );
+    if let (Some(sh), Ok(Some(g)), QuotaMode::Shared) = (shared, &admitted, mode) {
+        if let Some(q) = g.quota {
+            let n = g.period.number(ctx.info.start);
+            let limit = q.limit_in(n, g.counter.first_period);
+            let key = format!("{}{n}", g.redis_prefix);
+            let taken = match sh.take(&key, g.period, limit).await {
+                Some(taken) => {
+                    if taken {
+                        g.counter.record(n);
+                    }
+                    taken
+                }
+                // Redis went away: count here, and add it to Redis when it is back.
+                None => {
+                    let taken = g.counter.try_take(n, limit);
+                    if taken {
+                        g.counter.note_unsynced();
+                    }
+                    taken
+                }
+            };
+            if !taken {
+                limits.count(Refusal::QuotaExceeded);
+                admitted = Err(Refusal::QuotaExceeded);
+            }
+        }
+    }
     match admitted {
         Ok(Some(grant)) => {
             ctx.info.identity.api_key = Some(grant.value.clone());

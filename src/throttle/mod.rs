@@ -6,7 +6,9 @@
 pub mod bucket;
 pub mod plans;
 pub mod quota;
+pub mod shared;
 pub mod store;
 
-pub use plans::{admit, ApiKeyGrant, Limits, Refusal, StageLimits};
+pub use plans::{admit, ApiKeyGrant, Limits, QuotaMode, Refusal, StageLimits};
+pub use shared::Shared;
 pub use store::Usage;

@@ -59,6 +59,8 @@ pub struct ApiKeyGrant {
     /// Counts the key's requests in the plan (a quota's period, else days).
     pub counter: Arc<QuotaCounter>,
     pub period: Period,
+    /// The shared count's Redis key, less the period number.
+    pub redis_prefix: String,
 }
 
 /// Refusal counters of one stage, by reason.
@@ -84,7 +86,7 @@ impl Refused {
         }
     }
 
-    fn count(&self, r: Refusal) {
+    pub fn count(&self, r: Refusal) {
         match r {
             Refusal::InvalidApiKey => {}
             Refusal::KeyThrottled => self.key.inc(),
@@ -105,6 +107,26 @@ pub struct StageLimits {
     refused: Option<Refused>,
 }
 
+impl StageLimits {
+    /// Counts a refusal decided outside [`admit`] (a shared quota).
+    pub fn count(&self, r: Refusal) {
+        if let Some(c) = &self.refused {
+            c.count(r);
+        }
+    }
+}
+
+/// Where a key's quota is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuotaMode {
+    /// Here only (no shared store).
+    Local,
+    /// Here, remembered for the shared store, which is unreachable.
+    Fallback,
+    /// By the caller, in the shared store: [`admit`] leaves quotas alone.
+    Shared,
+}
+
 /// A usage plan as the admin listener reports it.
 pub struct PlanUsage {
     pub name: String,
@@ -118,6 +140,8 @@ pub struct PlanUsage {
 pub struct Limits {
     pub account: TokenBucket,
     pub plans: Vec<PlanUsage>,
+    /// Quotas shared through Redis.
+    pub shared: Option<Arc<super::Shared>>,
 }
 
 impl Default for Limits {
@@ -125,6 +149,7 @@ impl Default for Limits {
         Limits {
             account: TokenBucket::new(10_000.0, 5_000),
             plans: Vec::new(),
+            shared: None,
         }
     }
 }
@@ -247,6 +272,7 @@ pub fn compile(
                     quota,
                     counter: counter.clone(),
                     period,
+                    redis_prefix: super::shared::redis_prefix(&plan.name, &key.name, period),
                 };
                 if let Some(limits) = stages.get_mut(a).and_then(|l| l.get_mut(s)) {
                     if limits.keys.insert(key.value.clone(), grant).is_some() {
@@ -268,7 +294,14 @@ pub fn compile(
         config.server.throttle.burst_limit.unwrap_or(5_000),
     );
     if problems.is_empty() {
-        Ok((Limits { account, plans }, stages))
+        Ok((
+            Limits {
+                account,
+                plans,
+                shared: usage.shared.clone(),
+            },
+            stages,
+        ))
     } else {
         Err(problems)
     }
@@ -341,7 +374,8 @@ pub fn usage_report(limits: &Limits, id: &str, now: SystemTime) -> Option<String
     )
 }
 
-/// Decides whether a request to method `method` of a stage may proceed. `key` is the API key
+/// Decides whether a request to method `method` of a stage, arriving at (`now`, `wall`),
+/// may proceed. `key` is the API key
 /// the request presented (header or authorizer); it is looked at only when the method
 /// requires one. On success, the key grant the request used, if any.
 pub fn admit<'a>(
@@ -350,8 +384,8 @@ pub fn admit<'a>(
     method: usize,
     api_key_required: bool,
     key: Option<&str>,
-    now: Instant,
-    wall: SystemTime,
+    (now, wall): (Instant, SystemTime),
+    mode: QuotaMode,
 ) -> Result<Option<&'a ApiKeyGrant>, Refusal> {
     let refuse = |r: Refusal| {
         if let Some(c) = &stage.refused {
@@ -381,13 +415,16 @@ pub fn admit<'a>(
     if !limits.account.try_acquire(now) {
         return refuse(Refusal::AccountThrottled);
     }
-    if let Some(g) = grant {
+    if let Some(g) = grant.filter(|g| mode != QuotaMode::Shared || g.quota.is_none()) {
         let n = g.period.number(wall);
         let limit = g
             .quota
             .map_or(u64::MAX >> 24, |q| q.limit_in(n, g.counter.first_period));
         if !g.counter.try_take(n, limit) {
             return refuse(Refusal::QuotaExceeded);
+        }
+        if mode == QuotaMode::Fallback {
+            g.counter.note_unsynced();
         }
     }
     Ok(grant)
@@ -448,14 +485,15 @@ restApis:
             1,
             true,
             Some("other-key-00000000000001"),
-            Instant::now(),
-            SystemTime::now()
+            (Instant::now(), SystemTime::now()),
+            QuotaMode::Local,
         )
         .is_ok());
         let t = Instant::now();
         let w = SystemTime::now();
         let go = |s: &StageLimits, key: Option<&str>| {
-            admit(&limits, s, 1, true, key, t, w).map(|g| g.map(|g| g.id.clone()))
+            admit(&limits, s, 1, true, key, (t, w), QuotaMode::Local)
+                .map(|g| g.map(|g| g.id.clone()))
         };
         assert_eq!(go(prod, None), Err(Refusal::InvalidApiKey));
         assert_eq!(go(prod, Some("nope")), Err(Refusal::InvalidApiKey));
@@ -473,9 +511,17 @@ restApis:
             Ok(Some(api_key_id("partner")))
         );
         // Not required: no key is looked at, nothing counted.
-        assert!(admit(&limits, prod, 1, false, Some("nope"), t, w)
-            .unwrap()
-            .is_none());
+        assert!(admit(
+            &limits,
+            prod,
+            1,
+            false,
+            Some("nope"),
+            (t, w),
+            QuotaMode::Local
+        )
+        .unwrap()
+        .is_none());
     }
 
     #[test]
@@ -486,21 +532,21 @@ restApis:
         let w = SystemTime::now();
         let key = Some("partner-key-000000000001");
         // GET /pets has its own bucket of 1.
-        assert!(admit(&limits, prod, 0, true, key, t, w).is_ok());
+        assert!(admit(&limits, prod, 0, true, key, (t, w), QuotaMode::Local).is_ok());
         assert_eq!(
-            admit(&limits, prod, 0, true, key, t, w).err(),
+            admit(&limits, prod, 0, true, key, (t, w), QuotaMode::Local).err(),
             Some(Refusal::KeyThrottled)
         );
         // POST uses the plan's bucket (burst 3); the quota (4 - offset 1) has 2 left.
-        assert!(admit(&limits, prod, 1, true, key, t, w).is_ok());
-        assert!(admit(&limits, prod, 1, true, key, t, w).is_ok());
+        assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Local).is_ok());
+        assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Local).is_ok());
         assert_eq!(
-            admit(&limits, prod, 1, true, key, t, w).err(),
+            admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Local).err(),
             Some(Refusal::QuotaExceeded)
         );
         // The plan bucket's three tokens are gone now.
         assert_eq!(
-            admit(&limits, prod, 1, true, key, t, w).err(),
+            admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Local).err(),
             Some(Refusal::KeyThrottled)
         );
     }
@@ -511,19 +557,28 @@ restApis:
         let test = &stages[0][1];
         let t = Instant::now();
         let w = SystemTime::now();
-        assert!(admit(&limits, test, 0, false, None, t, w).is_ok());
+        assert!(admit(&limits, test, 0, false, None, (t, w), QuotaMode::Local).is_ok());
         assert_eq!(
-            admit(&limits, test, 0, false, None, t, w).err(),
+            admit(&limits, test, 0, false, None, (t, w), QuotaMode::Local).err(),
             Some(Refusal::MethodThrottled)
         );
-        assert!(admit(&limits, test, 1, false, None, t, w).is_ok());
-        assert!(admit(&limits, test, 1, false, None, t, w).is_ok());
+        assert!(admit(&limits, test, 1, false, None, (t, w), QuotaMode::Local).is_ok());
+        assert!(admit(&limits, test, 1, false, None, (t, w), QuotaMode::Local).is_ok());
         assert_eq!(
-            admit(&limits, test, 1, false, None, t, w).err(),
+            admit(&limits, test, 1, false, None, (t, w), QuotaMode::Local).err(),
             Some(Refusal::MethodThrottled)
         );
         // The prod stage has no method settings.
-        assert!((0..50).all(|_| admit(&limits, &stages[0][0], 0, false, None, t, w).is_ok()));
+        assert!((0..50).all(|_| admit(
+            &limits,
+            &stages[0][0],
+            0,
+            false,
+            None,
+            (t, w),
+            QuotaMode::Local
+        )
+        .is_ok()));
     }
 
     #[test]

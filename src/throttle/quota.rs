@@ -71,6 +71,8 @@ pub struct QuotaCounter {
     state: AtomicU64,
     /// The period in which the key was first counted (the one `offset` applies to).
     pub first_period: u64,
+    /// Requests counted here while the shared store was unreachable, not yet added to it.
+    unsynced: AtomicU64,
 }
 
 fn pack(period: u64, used: u64) -> u64 {
@@ -86,6 +88,7 @@ impl QuotaCounter {
         QuotaCounter {
             state: AtomicU64::new(pack(first_period, 0)),
             first_period,
+            unsynced: AtomicU64::new(0),
         }
     }
 
@@ -94,12 +97,33 @@ impl QuotaCounter {
         QuotaCounter {
             state: AtomicU64::new(pack(period, used)),
             first_period,
+            unsynced: AtomicU64::new(0),
         }
     }
 
     /// (period, used) as stored.
     pub fn load(&self) -> (u64, u64) {
         unpack(self.state.load(Ordering::Relaxed))
+    }
+
+    /// Counts a request the shared store admitted.
+    pub fn record(&self, period: u64) {
+        self.try_take(period, COUNT_MASK);
+    }
+
+    /// Notes a request counted here only (the shared store was unreachable).
+    pub fn note_unsynced(&self) {
+        self.unsynced.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests counted here only.
+    pub fn unsynced(&self) -> u64 {
+        self.unsynced.load(Ordering::Relaxed)
+    }
+
+    /// `n` requests counted here were added to the shared store.
+    pub fn synced(&self, n: u64) {
+        self.unsynced.fetch_sub(n, Ordering::Relaxed);
     }
 
     /// Requests counted in period `period`.

@@ -37,6 +37,8 @@ pub struct Usage {
     counters: Mutex<BTreeMap<Name, Arc<QuotaCounter>>>,
     /// What the file holds, to skip writes when nothing changed.
     written: Mutex<Vec<SavedCounter>>,
+    /// Counts shared through Redis (`server.redis`).
+    pub shared: Option<Arc<super::Shared>>,
 }
 
 impl Usage {
@@ -82,6 +84,7 @@ impl Usage {
             path: Some(path),
             counters: Mutex::new(counters),
             written: Mutex::new(written),
+            shared: None,
         }
     }
 
@@ -92,6 +95,22 @@ impl Usage {
         map.entry((plan.to_string(), key.to_string(), period.as_str()))
             .or_insert_with(|| Arc::new(QuotaCounter::new(now)))
             .clone()
+    }
+
+    /// Every counter with its Redis key for the current period, for reconciliation.
+    pub fn pending(&self, now: std::time::SystemTime) -> Vec<(String, Period, Arc<QuotaCounter>)> {
+        let map = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|(_, c)| c.unsynced() > 0)
+            .filter_map(|((plan, key, unit), c)| {
+                let p = Period::parse(unit)?;
+                Some((
+                    super::shared::redis_key(plan, key, p, p.number(now)),
+                    p,
+                    c.clone(),
+                ))
+            })
+            .collect()
     }
 
     /// Writes the counts if they changed since the last write.

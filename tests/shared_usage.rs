@@ -1,0 +1,195 @@
+//! Usage plan quotas shared through a real `redis-server` (`server.redis`): two Tollgate
+//! processes admitting exactly N together, and Redis killed and restarted under load without
+//! failed requests, the counts made meanwhile added back to Redis.
+
+mod common;
+use common::*;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const KEY: &str = "shared-key-0123456789abcdefgh";
+
+/// A `redis-server` on `port`, without persistence; killed on drop.
+struct Redis {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Redis {
+    fn start(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/deps.sh installs it)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let r = Redis { child, addr };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.command(&["PING"]).as_deref() != Some("+PONG") {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        r
+    }
+
+    fn free_port() -> u16 {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    }
+
+    /// One RESP command; the reply's first line (bulk strings: their value).
+    fn command(&self, args: &[&str]) -> Option<String> {
+        let mut s = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        s.write_all(req.as_bytes()).ok()?;
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        let mut lines = text.split("\r\n");
+        let first = lines.next()?.to_string();
+        if first.starts_with('$') && first != "$-1" {
+            return lines.next().map(str::to_string);
+        }
+        Some(first)
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(redis: SocketAddr, limit: u64) -> String {
+    format!(
+        r#"
+server:
+  listen: ["{{LISTEN}}"]
+  admin: "{{ADMIN}}"
+  threads: 2
+  gracePeriodSeconds: 1
+  redis: "redis://{redis}"
+apiKeys: [{{name: shared, value: "{KEY}"}}]
+usagePlans:
+  - name: fleet
+    apiKeys: [shared]
+    apiStages: [{{apiId: api, stage: prod}}]
+    quota: {{limit: {limit}, period: DAY}}
+restApis:
+  - id: api
+    resources:
+      /q:
+        GET:
+          apiKeyRequired: true
+          integration:
+            type: MOCK
+            requestTemplates: {{application/json: '{{"statusCode": 200}}'}}
+            integrationResponses: [{{statusCode: "200"}}]
+    stages: [{{stageName: prod}}]
+"#
+    )
+}
+
+fn wait_redis_up(gw: &Gateway, up: f64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while gw.metric("tollgate_redis_up", &[]) != up {
+        assert!(
+            Instant::now() < deadline,
+            "tollgate_redis_up never became {up}\n{}",
+            gw.logs()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn today_key() -> String {
+    let days = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+        / 86_400;
+    format!("tollgate:{{fleet:shared}}:quota:DAY:{days}")
+}
+
+#[test]
+fn two_nodes_share_one_quota_exactly() {
+    const N: usize = 45;
+    let redis = Redis::start(Redis::free_port());
+    let a = Gateway::start_raw(&config(redis.addr, N as u64));
+    let b = Gateway::start_raw(&config(redis.addr, N as u64));
+    wait_redis_up(&a, 1.0);
+    wait_redis_up(&b, 1.0);
+    let accepted = AtomicUsize::new(0);
+    let refused = AtomicUsize::new(0);
+    thread::scope(|s| {
+        for gw in [&a, &b, &a, &b, &a, &b] {
+            let (accepted, refused) = (&accepted, &refused);
+            s.spawn(move || {
+                let mut conn = Conn::open(gw.addr);
+                for _ in 0..25 {
+                    let r = conn.request("GET", "/prod/q", &[("x-api-key", KEY)], b"");
+                    match r.status {
+                        200 => accepted.fetch_add(1, Ordering::Relaxed),
+                        429 => {
+                            assert_eq!(r.body_str(), r#"{"message":"Limit Exceeded"}"#);
+                            refused.fetch_add(1, Ordering::Relaxed)
+                        }
+                        other => panic!("{other}: {}", r.body_str()),
+                    };
+                }
+            });
+        }
+    });
+    assert_eq!(accepted.load(Ordering::Relaxed), N);
+    assert_eq!(refused.load(Ordering::Relaxed), 150 - N);
+    assert_eq!(redis.command(&["GET", &today_key()]), Some(N.to_string()));
+    // Both nodes refused some: the quota was shared, not split.
+    for gw in [&a, &b] {
+        let labels = [("api", "api"), ("stage", "prod"), ("reason", "quota")];
+        assert!(gw.metric("tollgate_throttled_total", &labels) > 0.0);
+    }
+}
+
+#[test]
+fn redis_killed_and_restarted_under_load() {
+    let port = Redis::free_port();
+    let redis = Redis::start(port);
+    let gw = Gateway::start_raw(&config(redis.addr, 100_000));
+    wait_redis_up(&gw, 1.0);
+    let get = || {
+        gw.request("GET", "/prod/q", &[("x-api-key", KEY)], b"")
+            .status
+    };
+    assert!((0..10).all(|_| get() == 200));
+    assert_eq!(redis.command(&["GET", &today_key()]), Some("10".into()));
+
+    // Redis goes away: requests are still served, counted locally.
+    redis.stop();
+    assert!((0..20).all(|_| get() == 200));
+    wait_redis_up(&gw, 0.0);
+    assert!(gw.metric("tollgate_redis_errors_total", &[]) >= 1.0);
+    assert!(gw.logs().contains("quotas are counted locally"));
+
+    // Back (empty, it kept nothing): the 20 counted meanwhile are added to it.
+    let redis = Redis::start(port);
+    wait_redis_up(&gw, 1.0);
+    assert_eq!(redis.command(&["GET", &today_key()]), Some("20".into()));
+    assert!((0..5).all(|_| get() == 200));
+    assert_eq!(redis.command(&["GET", &today_key()]), Some("25".into()));
+}
