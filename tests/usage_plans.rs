@@ -395,3 +395,58 @@ fn the_usage_plans_example_works_as_its_comments_say() {
         "{items}"
     );
 }
+
+#[test]
+fn api_key_from_a_lambda_authorizer() {
+    // tests/functions/authorizer.py allows the token `allow` with usageIdentifierKey
+    // `usage-key-from-authorizer`.
+    let yaml = r#"
+    functions:
+      auth: {command: ["python3", "-m", "awslambdaric", "authorizer.handler"], workingDirectory: "{FUNCS}", timeout: 3, environment: {AUTH_LOG: "{DIR}/auth.log"}}
+    apiKeys: [{name: from-authorizer, value: "usage-key-from-authorizer"}]
+    usagePlans:
+      - {name: authorized, apiKeys: [from-authorizer], apiStages: [{apiId: authkeys, stage: prod}], quota: {limit: 2, period: WEEK}}
+    restApis:
+      - id: authkeys
+        apiKeySource: AUTHORIZER
+        authorizers:
+          - {name: tok, type: TOKEN, authorizerUri: "arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/arn:aws:lambda:us-east-1:123456789012:function:auth/invocations", identitySource: method.request.header.Authorization}
+        resources:
+          /keyed:
+            GET:
+              authorizationType: CUSTOM
+              authorizer: tok
+              apiKeyRequired: true
+              integration:
+                type: MOCK
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                integrationResponses:
+                  - statusCode: "200"
+                    responseTemplates: {application/json: '{"apiKey":"$context.identity.apiKey"}'}
+        stages: [{stageName: prod}]
+    "#
+    .replace(
+        "{FUNCS}",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/functions"),
+    );
+    let gw = Gateway::start(&yaml);
+    let call = |token: &str| {
+        gw.request(
+            "GET",
+            "/prod/keyed",
+            &[("Authorization", token), ("x-api-key", PARTNER)],
+            b"",
+        )
+    };
+    let r = call("allow");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(r.json()["apiKey"], "usage-key-from-authorizer");
+    assert_eq!(call("allow").status, 200);
+    // The authorizer's key, not the header's, carries the quota.
+    assert_error(
+        &call("allow"),
+        429,
+        r#"{"message":"Limit Exceeded"}"#,
+        "LimitExceededException",
+    );
+}
