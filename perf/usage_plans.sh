@@ -6,11 +6,12 @@
 #              bucket and the plan's MONTH quota counter on every request)
 # Every limit is far above what the run can reach, so all requests must succeed: the table shows
 # what checking them costs. wrk sends the API key to both routes (the open route ignores it).
+# With REDIS=1 the keyed route also makes one Redis call per request (bucket + quota).
 # Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over $ROUNDS
 # rounds, medians, ratios to tg-open.
 #
-# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 REDIS=0 (1: the quota is shared through a
-# redis-server started here on 127.0.0.1:16395, one Redis call per keyed request).
+# Env: DURATION=5 ROUNDS=3 CONNECTIONS=64 WARMUP=1 REDIS=0 (1: the bucket and quota are shared through a
+# redis-server started here on 127.0.0.1:16395).
 # Builds ${CARGO_TARGET_DIR:-target}/release/tollgate with `cargo build --release` if missing or stale.
 set -euo pipefail
 

@@ -1,6 +1,7 @@
-//! Usage plan quotas shared through a real `redis-server` (`server.redis`): two Tollgate
-//! processes admitting exactly N together, and Redis killed and restarted under load without
-//! failed requests, the counts made meanwhile added back to Redis.
+//! Usage plans shared through a real `redis-server` (`server.redis`): two Tollgate processes
+//! admitting exactly N together and keeping one key's rate together, and Redis killed and
+//! restarted under load without failed requests, the counts made meanwhile added back to
+//! Redis.
 
 mod common;
 use common::*;
@@ -78,6 +79,10 @@ impl Drop for Redis {
 }
 
 fn config(redis: SocketAddr, limit: u64) -> String {
+    config_with(redis, limit, "{rateLimit: 100000, burstLimit: 100000}")
+}
+
+fn config_with(redis: SocketAddr, limit: u64, throttle: &str) -> String {
     format!(
         r#"
 server:
@@ -92,6 +97,7 @@ usagePlans:
     apiKeys: [shared]
     apiStages: [{{apiId: api, stage: prod}}]
     quota: {{limit: {limit}, period: DAY}}
+    throttle: {throttle}
 restApis:
   - id: api
     resources:
@@ -192,4 +198,45 @@ fn redis_killed_and_restarted_under_load() {
     assert_eq!(redis.command(&["GET", &today_key()]), Some("20".into()));
     assert!((0..5).all(|_| get() == 200));
     assert_eq!(redis.command(&["GET", &today_key()]), Some("25".into()));
+}
+
+#[test]
+fn two_nodes_keep_one_token_bucket() {
+    const RATE: f64 = 30.0;
+    const BURST: usize = 75;
+    let redis = Redis::start(Redis::free_port());
+    let throttle = format!("{{rateLimit: {RATE}, burstLimit: {BURST}}}");
+    let a = Gateway::start_raw(&config_with(redis.addr, 1_000_000, &throttle));
+    let b = Gateway::start_raw(&config_with(redis.addr, 1_000_000, &throttle));
+    wait_redis_up(&a, 1.0);
+    wait_redis_up(&b, 1.0);
+    let accepted = AtomicUsize::new(0);
+    let first = Instant::now();
+    let run_for = Duration::from_secs(3);
+    thread::scope(|s| {
+        for gw in [&a, &b, &a, &b] {
+            let accepted = &accepted;
+            s.spawn(move || {
+                let mut conn = Conn::open(gw.addr);
+                while first.elapsed() < run_for {
+                    let r = conn.request("GET", "/prod/q", &[("x-api-key", KEY)], b"");
+                    match r.status {
+                        200 => {
+                            accepted.fetch_add(1, Ordering::Relaxed);
+                        }
+                        429 => assert_eq!(r.body_str(), r#"{"message":"Too Many Requests"}"#),
+                        other => panic!("{other}: {}", r.body_str()),
+                    }
+                }
+            });
+        }
+    });
+    let elapsed = first.elapsed().as_secs_f64();
+    let got = accepted.load(Ordering::Relaxed) as f64;
+    // One bucket for both nodes: not twice the rate.
+    let expected = BURST as f64 + RATE * elapsed;
+    assert!(
+        (got - expected).abs() <= expected * 0.05,
+        "accepted {got} in {elapsed:.2}s, expected {expected:.1} ± 5%"
+    );
 }

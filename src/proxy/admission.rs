@@ -9,6 +9,7 @@ use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
+use crate::throttle::shared::Decision;
 use crate::throttle::{self, QuotaMode, Refusal};
 use pingora::prelude::*;
 
@@ -74,29 +75,47 @@ async fn usage_plans(
         mode,
     );
     if let (Some(sh), Ok(Some(g)), QuotaMode::Shared) = (shared, &admitted, mode) {
-        if let Some(q) = g.quota {
-            let n = g.period.number(ctx.info.start);
-            let limit = q.limit_in(n, g.counter.first_period);
-            let key = format!("{}{n}", g.redis_prefix);
-            let taken = match sh.take(&key, g.period, limit).await {
-                Some(taken) => {
-                    if taken {
+        let n = g.period.number(ctx.info.start);
+        let quota = g.quota.map(|q| q.limit_in(n, g.counter.first_period));
+        let bucket = match g.method_throttle.get(&m) {
+            Some(b) => Some((format!("{}m{m}", g.redis_rate_prefix), b)),
+            None => g
+                .throttle
+                .as_ref()
+                .map(|b| (format!("{}plan", g.redis_rate_prefix), b)),
+        };
+        if quota.is_some() || bucket.is_some() {
+            let quota_key = format!("{}{n}", g.redis_prefix);
+            let shared_bucket = bucket.as_ref().map(|(k, b)| {
+                let (interval, tolerance) = b.gcra_micros();
+                (k.as_str(), interval, tolerance)
+            });
+            let shared_quota = quota.map(|l| (quota_key.as_str(), g.period, l));
+            let decision = match sh.take(shared_bucket, shared_quota).await {
+                Some(d) => d,
+                // Redis went away: count here, and add it to Redis when it is back.
+                None => match quota {
+                    Some(limit) if !g.counter.try_take(n, limit) => Decision::QuotaExceeded,
+                    Some(_) => {
+                        g.counter.note_unsynced();
+                        Decision::Admitted
+                    }
+                    None => Decision::Admitted,
+                },
+            };
+            let refusal = match decision {
+                Decision::Admitted => {
+                    if quota.is_some() && sh.is_up() {
                         g.counter.record(n);
                     }
-                    taken
+                    None
                 }
-                // Redis went away: count here, and add it to Redis when it is back.
-                None => {
-                    let taken = g.counter.try_take(n, limit);
-                    if taken {
-                        g.counter.note_unsynced();
-                    }
-                    taken
-                }
+                Decision::Throttled => Some(Refusal::KeyThrottled),
+                Decision::QuotaExceeded => Some(Refusal::QuotaExceeded),
             };
-            if !taken {
-                limits.count(Refusal::QuotaExceeded);
-                admitted = Err(Refusal::QuotaExceeded);
+            if let Some(r) = refusal {
+                limits.count(r);
+                admitted = Err(r);
             }
         }
     }

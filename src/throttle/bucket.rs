@@ -39,6 +39,14 @@ impl TokenBucket {
         }
     }
 
+    /// GCRA's (emission interval, tolerance) in microseconds, for a shared copy of the bucket.
+    pub fn gcra_micros(&self) -> (u64, u64) {
+        (
+            (self.interval / 1000).max(1),
+            (self.tolerance / 1000).max(self.interval / 1000),
+        )
+    }
+
     /// Takes a token if there is one.
     pub fn try_acquire(&self, now: Instant) -> bool {
         let now = now.saturating_duration_since(self.origin).as_nanos() as u64;

@@ -61,6 +61,8 @@ pub struct ApiKeyGrant {
     pub period: Period,
     /// The shared count's Redis key, less the period number.
     pub redis_prefix: String,
+    /// The shared token bucket's Redis key, less `plan` or `m<method id>`.
+    pub redis_rate_prefix: String,
 }
 
 /// Refusal counters of one stage, by reason.
@@ -123,7 +125,8 @@ pub enum QuotaMode {
     Local,
     /// Here, remembered for the shared store, which is unreachable.
     Fallback,
-    /// By the caller, in the shared store: [`admit`] leaves quotas alone.
+    /// By the caller, in the shared store: [`admit`] leaves the key's quota and token bucket
+    /// alone.
     Shared,
 }
 
@@ -273,6 +276,7 @@ pub fn compile(
                     counter: counter.clone(),
                     period,
                     redis_prefix: super::shared::redis_prefix(&plan.name, &key.name, period),
+                    redis_rate_prefix: format!("tollgate:{{{}:{}}}:rate:", plan.name, key.name),
                 };
                 if let Some(limits) = stages.get_mut(a).and_then(|l| l.get_mut(s)) {
                     if limits.keys.insert(key.value.clone(), grant).is_some() {
@@ -401,7 +405,8 @@ pub fn admit<'a>(
     } else {
         None
     };
-    if let Some(g) = grant {
+    // With a shared store the key's bucket is the shared one (the caller takes it).
+    if let Some(g) = grant.filter(|_| mode != QuotaMode::Shared) {
         let bucket = g.method_throttle.get(&method).or(g.throttle.as_ref());
         if bucket.is_some_and(|b| !b.try_acquire(now)) {
             return refuse(Refusal::KeyThrottled);
@@ -547,6 +552,33 @@ restApis:
         // The plan bucket's three tokens are gone now.
         assert_eq!(
             admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Local).err(),
+            Some(Refusal::KeyThrottled)
+        );
+    }
+
+    #[test]
+    fn shared_mode_leaves_the_key_bucket_and_quota_to_the_caller() {
+        let (limits, stages) = compiled();
+        let prod = &stages[0][0];
+        let (t, w) = (Instant::now(), SystemTime::now());
+        let key = Some("partner-key-000000000001");
+        // Far past the plan's burst (3) and quota (3 today): nothing refused here.
+        for _ in 0..10 {
+            assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Shared).is_ok());
+        }
+        let grant = prod
+            .keys
+            .get("partner-key-000000000001")
+            .map(|g| g.counter.used_in(g.period.number(w)));
+        assert_eq!(grant, Some(0));
+        // Fallback counts locally and remembers what Redis has not seen.
+        for _ in 0..3 {
+            assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Fallback).is_ok());
+        }
+        let g = &prod.keys["partner-key-000000000001"];
+        assert_eq!(g.counter.unsynced(), 3);
+        assert_eq!(
+            admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Fallback).err(),
             Some(Refusal::KeyThrottled)
         );
     }

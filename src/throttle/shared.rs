@@ -1,11 +1,13 @@
 //! Usage plan quotas shared by every node through Redis (`server.redis`).
 //!
 //! Each (plan, key, period) count is one Redis key, `tollgate:{plan:key}:quota:DAY:20429`
-//! (the hash tag keeps a key's counts on one Redis Cluster slot), taken by an atomic Lua
-//! script that refuses at the limit, so a quota of N admits exactly N across the fleet. The
-//! request path calls Redis only for keys whose plan has a quota; throttles stay local (each
-//! node enforces the plan's rate and burst itself, so a fleet of k nodes admits at most k
-//! times a key's rate).
+//! (the hash tag keeps a key's counts on one Redis Cluster slot), and each key's token bucket
+//! is `tollgate:{plan:key}:rate:plan` (or `:m<method>` for a per-method override), as GCRA's
+//! theoretical arrival time on Redis's clock. One atomic Lua script per keyed request takes a
+//! token and counts the quota, refusing at the limits, so a quota of N admits exactly N
+//! across the fleet and the fleet together keeps the key's rate and burst. What needs no
+//! shared state stays on the node, off the network: unknown or disabled keys, and the stage,
+//! method and account throttles (per node).
 //!
 //! When Redis does not answer within [`CALL_TIMEOUT`], the node marks it down (logged,
 //! `tollgate_redis_up` 0, `tollgate_redis_errors_total`), serves quotas from its own counts
@@ -24,13 +26,46 @@ use std::time::Duration;
 /// How long a request waits for Redis before counting locally.
 pub const CALL_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// KEYS: the key's token bucket, its quota count (one hash tag). ARGV: the bucket's interval
+/// and tolerance in µs (interval 0: no bucket), the quota limit ("" for none), the count's
+/// expiry in seconds. 0: admitted, 1: throttled, 2: quota exhausted. Nothing is taken from
+/// one when the other refuses.
 const TAKE: &str = r#"
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used >= tonumber(ARGV[1]) then return 0 end
-redis.call('INCR', KEYS[1])
-if used == 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
-return 1
+local interval = tonumber(ARGV[1])
+local nxt
+if interval > 0 then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat < now then tat = now end
+  nxt = tat + interval
+  if nxt - now > tonumber(ARGV[2]) then return 1 end
+end
+if ARGV[3] ~= '' then
+  local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if used >= tonumber(ARGV[3]) then return 2 end
+  redis.call('INCR', KEYS[2])
+  if used == 0 then redis.call('EXPIRE', KEYS[2], ARGV[4]) end
+end
+if interval > 0 then
+  redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.floor(tonumber(ARGV[2]) / 1000) + 1000)
+end
+return 0
 "#;
+
+/// What the shared store decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Admitted,
+    Throttled,
+    QuotaExceeded,
+}
+
+/// A key's token bucket in the shared store: (Redis key, interval µs, tolerance µs).
+pub type SharedBucket<'a> = (&'a str, u64, u64);
+
+/// A key's quota in the shared store: (Redis key, period, limit).
+pub type SharedQuota<'a> = (&'a str, Period, u64);
 
 const ADD: &str = r#"
 redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -96,18 +131,45 @@ impl Shared {
         }
     }
 
-    /// Takes one request of `limit` from the shared count; None when Redis is down (the
-    /// caller counts locally).
-    pub async fn take(&self, key: &str, period: Period, limit: u64) -> Option<bool> {
+    /// Takes a token from the key's shared bucket and one request from its shared quota, in
+    /// one atomic script; None when Redis is down (the caller decides locally).
+    pub async fn take(
+        &self,
+        bucket: Option<SharedBucket<'_>>,
+        quota: Option<SharedQuota<'_>>,
+    ) -> Option<Decision> {
         if !self.is_up() {
             return None;
         }
         let mut conn = ConnectionManager::clone(self.conn.load().as_deref()?);
-        let mut invocation = self.take.key(key);
-        invocation.arg(limit).arg(ttl(period));
+        let (bucket_key, interval, tolerance) = bucket.unwrap_or(("", 0, 0));
+        let (quota_key, period, limit) = match quota {
+            Some((k, p, l)) => (k, p, l.to_string()),
+            None => ("", Period::Day, String::new()),
+        };
+        let fallback_key = format!("{quota_key}{bucket_key}");
+        let mut invocation = self.take.key(if bucket_key.is_empty() {
+            &fallback_key
+        } else {
+            bucket_key
+        });
+        invocation
+            .key(if quota_key.is_empty() {
+                &fallback_key
+            } else {
+                quota_key
+            })
+            .arg(interval)
+            .arg(tolerance)
+            .arg(limit)
+            .arg(ttl(period));
         let call = invocation.invoke_async::<i64>(&mut conn);
         match tokio::time::timeout(CALL_TIMEOUT, call).await {
-            Ok(Ok(n)) => Some(n == 1),
+            Ok(Ok(n)) => Some(match n {
+                0 => Decision::Admitted,
+                1 => Decision::Throttled,
+                _ => Decision::QuotaExceeded,
+            }),
             Ok(Err(e)) => {
                 self.mark_down(&e.to_string());
                 None
