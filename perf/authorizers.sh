@@ -28,21 +28,13 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
 ADMIN=127.0.0.1:19095
 ISSUER=https://cognito-idp.us-east-1.amazonaws.com/us-east-1_perf
 
-for tool in nginx wrk curl timeout awk sed python3; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools nginx wrk curl timeout awk sed python3
 python3 -c "import jwt, cryptography" 2>/dev/null || die "PyJWT with cryptography is missing (scripts/deps.sh installs it)"
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
 
-if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-    log "building $BIN ..."
-    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
-fi
+release_build
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-authz-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run authz-perf
 
 for p in 18081 18095 19095; do port_busy "$p" && die "port $p is already in use"; done
 mkdir -p "$TMP/backend/tmp"

@@ -29,20 +29,12 @@ ADMIN=127.0.0.1:19085
 # shellcheck source=perf/lib.sh
 . "$PERF_DIR/lib.sh"
 
-for tool in nginx wrk curl timeout awk sed; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools nginx wrk curl timeout awk sed
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
 
-if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-    log "building $BIN ..."
-    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
-fi
+release_build
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-cache-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run cache-perf
 
 start_nginx() { # NAME CONF PORT
     local dir=$TMP/$1

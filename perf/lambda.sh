@@ -28,21 +28,13 @@ BIN=$RELEASE/tollgate
 FN=$RELEASE/examples/perf_function
 ADMIN=127.0.0.1:19093
 
-for tool in wrk curl timeout awk sed; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools wrk curl timeout awk sed
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP$WORKERS" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP, WORKERS must be integers" ;; esac
 [ "$CONNECTIONS" -le $((WORKERS * 11)) ] || die "CONNECTIONS ($CONNECTIONS) over WORKERS x 11 would be throttled (429)"
 
-if [ ! -x "$BIN" ] || [ ! -x "$FN" ] || [ -n "$(find "$ROOT/src" "$PERF_DIR/function" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-    log "building $BIN and $FN ..."
-    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate --example perf_function) || die "cargo build --release failed"
-fi
+release_build --example perf_function
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-lambda-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run lambda-perf
 
 for p in 18091 18093 19093; do port_busy "$p" && die "port $p is already in use"; done
 "$FN" --http 127.0.0.1:18091 >"$TMP/fn-http.log" 2>&1 &

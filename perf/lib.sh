@@ -25,6 +25,35 @@ cleanup() {
     rm -rf "$TMP"
 }
 
+# require_tools TOOL...: dies naming the first tool not on PATH.
+require_tools() {
+    local t
+    for t in "$@"; do command -v "$t" >/dev/null || die "$t not found"; done
+}
+
+# release_build [--example NAME]...: builds BIN (and the named examples) with
+# `cargo build --release` when one is missing or older than the sources.
+release_build() {
+    local missing=no arg prev=
+    [ -x "$BIN" ] || missing=yes
+    for arg in "$@"; do
+        [ "$prev" = --example ] && { [ -x "$(dirname "$BIN")/examples/$arg" ] || missing=yes; }
+        prev=$arg
+    done
+    if [ "$missing" = yes ] || [ -n "$(find "$ROOT/src" "$ROOT/perf/bare" "$ROOT/perf/function" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
+        log "building $BIN $* ..."
+        (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate "$@") || die "cargo build --release failed"
+    fi
+}
+
+# start_run NAME: a temp dir in TMP, removed with every process in PIDS on exit.
+start_run() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-$1.XXXXXX")
+    PIDS=()
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
 port_busy() { (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # wait_up NAME PID URL LOGFILE: ≤ 10 s for URL to answer 200 while PID lives.

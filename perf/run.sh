@@ -34,22 +34,12 @@ ADMIN=127.0.0.1:19083
 # shellcheck source=perf/lib.sh
 . "$PERF_DIR/lib.sh"
 
-for tool in nginx wrk curl timeout awk sed; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools nginx wrk curl timeout awk sed
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
 
-if [ "$TOLLGATE" = 1 ]; then
-    if [ ! -x "$BIN" ] || [ ! -x "$BARE" ] || [ -n "$(find "$ROOT/src" "$ROOT/perf/bare" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-        log "building $BIN and $BARE ..."
-        (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate --example bare_proxy) || die "cargo build --release failed"
-    fi
-fi
+if [ "$TOLLGATE" = 1 ]; then release_build --example bare_proxy; fi
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run perf
 
 start_nginx() { # NAME CONF PORT
     local dir=$TMP/$1

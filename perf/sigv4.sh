@@ -25,22 +25,14 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
 ADMIN=127.0.0.1:19095
 LISTEN=127.0.0.1:18095
 
-for tool in wrk curl timeout awk sed python3; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools wrk curl timeout awk sed python3
 python3 -c 'import botocore' 2>/dev/null || die "python3 botocore not found (scripts/deps.sh)"
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP must be integers" ;; esac
 [ $(((DURATION * ROUNDS + WARMUP) * 2)) -lt 3000 ] || die "the run would outlast the presigned URL (1 h)"
 
-if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-    log "building $BIN ..."
-    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
-fi
+release_build
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-sigv4-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run sigv4-perf
 
 for p in 18095 19095; do port_busy "$p" && die "port $p is already in use"; done
 cat >"$TMP/tollgate.yaml" <<YAML

@@ -29,20 +29,12 @@ BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/tollgate
 ADMIN=127.0.0.1:19095
 KEY=perf-key-0123456789abcdefghij
 
-for tool in wrk curl timeout awk sed; do
-    command -v "$tool" >/dev/null || die "$tool not found"
-done
+require_tools wrk curl timeout awk sed
 case "$DURATION$ROUNDS$CONNECTIONS$WARMUP$REDIS" in *[!0-9]*) die "DURATION, ROUNDS, CONNECTIONS, WARMUP, REDIS must be integers" ;; esac
 
-if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit 2>/dev/null)" ]; then
-    log "building $BIN ..."
-    (cd "$ROOT" && timeout 3600 cargo build --release --bin tollgate) || die "cargo build --release failed"
-fi
+release_build
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/tollgate-plans-perf.XXXXXX")
-PIDS=()
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+start_run plans-perf
 
 for p in 18095 19095; do port_busy "$p" && die "port $p is already in use"; done
 REDIS_LINE=""
