@@ -363,6 +363,46 @@ fn a_reload_keeps_the_cache_unless_its_settings_change() {
 }
 
 #[test]
+fn a_reload_changing_a_cached_integration_starts_a_new_cache() {
+    let f = Fixture::new();
+    let yaml = yaml(&f.backend, false);
+    let items = format!("{}/items\"", f.backend.url());
+    assert_eq!(yaml.matches(&items).count(), 2, "GET then POST /items");
+    f.get("/test/items", &[]);
+    // POST /items is not cached: its integration does not touch the cache.
+    let post_changed = yaml.replacen(&items, "PLACEHOLDER", 1).replacen(
+        &items,
+        &format!("{}/items?post=2\"", f.backend.url()),
+        1,
+    );
+    assert!(f
+        .gw
+        .reload(&post_changed.replacen("PLACEHOLDER", &items, 1)));
+    f.get("/test/items", &[]);
+    assert_eq!(f.calls("/items"), 1, "an uncached method changed: kept");
+    let get_changed = yaml.replacen(&items, &format!("{}/items?v=2\"", f.backend.url()), 1);
+    assert!(f.gw.reload(&get_changed));
+    let r = f.get("/test/items", &[]);
+    assert_eq!(
+        f.calls("/items"),
+        2,
+        "the cached integration changed: a miss"
+    );
+    assert_eq!(r.status, 200);
+    let last = f.backend.requests();
+    assert!(last
+        .iter()
+        .any(|r| r.path() == "/items" && r.query() == "v=2"));
+    // A changed stage variable is a change of what integrations may read.
+    assert!(f.gw.reload(&get_changed.replace(
+        "          - stageName: test\n",
+        "          - stageName: test\n            variables: {v: x}\n"
+    )));
+    f.get("/test/items", &[]);
+    assert_eq!(f.calls("/items"), 3, "changed stage variables: a miss");
+}
+
+#[test]
 fn cache_control_max_age_zero_without_authorization_requirement_refreshes() {
     let f = Fixture::new();
     f.get("/test/open", &[]);

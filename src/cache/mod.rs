@@ -10,7 +10,8 @@
 //! instead of passing it through whole.
 //!
 //! Caches live outside the [`Snapshot`]: [`Caches`] hands each compiled stage the cache of
-//! the previous load when the stage's cache settings did not change, so a reload keeps it.
+//! the previous load when neither the stage's cache settings nor the configuration of its
+//! cached methods changed, so a reload keeps it.
 
 pub mod key;
 pub mod lock;
@@ -20,8 +21,10 @@ pub mod settings;
 pub mod store;
 
 use crate::compile::Snapshot;
+use crate::config::model;
 use lock::FillLocks;
-use std::collections::HashMap;
+use settings::MethodCache;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 pub use store::CachedResponse;
 
@@ -45,16 +48,45 @@ impl StageCache {
     }
 }
 
-/// The stage caches of the running configuration, by API, stage and cache settings.
+/// What a stage cache's entries were made from. A reload keeps the cache only when this is
+/// unchanged, so no entry outlives the configuration that produced it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// The byte budget (`cacheClusterSize`).
+    pub capacity: usize,
+    /// Stage variables: integration URIs and templates read them.
+    pub variables: BTreeMap<String, String>,
+    pub binary_media_types: Vec<String>,
+    /// The cached methods, in method order.
+    pub methods: Vec<CachedMethod>,
+}
+
+/// A cached method and everything its responses depend on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CachedMethod {
+    pub resource_path: String,
+    pub http_method: String,
+    pub settings: MethodCache,
+    /// The method as configured: method request, integration, responses.
+    pub spec: model::Method,
+    /// The `functions` entry a Lambda integration invokes.
+    pub function: Option<model::Function>,
+}
+
+/// The stage caches of the running configuration, by API and stage, with what they were
+/// made from.
 #[derive(Default)]
 pub struct Caches {
-    live: Mutex<HashMap<(String, String, String), Arc<StageCache>>>,
+    live: Mutex<HashMap<StageId, (Fingerprint, Arc<StageCache>)>>,
 }
+
+/// An API id and stage name.
+type StageId = (String, String);
 
 impl Caches {
     /// Gives every stage of `snap` with `cacheClusterEnabled` its cache: the one it had before
-    /// when its settings are the same, else a new, empty one. Caches of stages that are gone
-    /// or changed are dropped.
+    /// when its [`Fingerprint`] is the same, else a new, empty one. Caches of stages that are
+    /// gone or changed are dropped.
     pub fn attach(&self, snap: &mut Snapshot) {
         let Ok(mut live) = self.live.lock() else {
             return;
@@ -62,20 +94,16 @@ impl Caches {
         let mut next = HashMap::new();
         for api in &mut snap.apis {
             for stage in &mut api.stages {
-                let Some(capacity) = stage.cache_capacity else {
+                let Some(fingerprint) = stage.cache_fingerprint.take() else {
                     continue;
                 };
-                let methods: Vec<_> = stage.methods.iter().map(|m| &m.cache).collect();
-                let id = (
-                    api.id.clone(),
-                    stage.name.clone(),
-                    format!("{capacity} {methods:?}"),
-                );
-                let cache = live
-                    .remove(&id)
-                    .unwrap_or_else(|| Arc::new(StageCache::new(capacity)));
+                let id = (api.id.clone(), stage.name.clone());
+                let cache = match live.remove(&id) {
+                    Some((old, cache)) if old == fingerprint => cache,
+                    _ => Arc::new(StageCache::new(fingerprint.capacity)),
+                };
                 stage.cache = Some(cache.clone());
-                next.insert(id, cache);
+                next.insert(id, (fingerprint, cache));
             }
         }
         *live = next;

@@ -139,8 +139,9 @@ pub struct Stage {
     /// Indexed like `RestApi::methods`.
     pub methods: Vec<StageMethod>,
     pub access_log: Option<Arc<Substitution>>,
-    /// `cacheClusterEnabled`: the cache's byte budget.
-    pub cache_capacity: Option<usize>,
+    /// `cacheClusterEnabled`: what the stage cache holds responses of; taken by
+    /// [`crate::cache::Caches::attach`].
+    pub cache_fingerprint: Option<crate::cache::Fingerprint>,
     /// The stage cache, handed in by [`crate::cache::Caches::attach`] after compiling.
     pub cache: Option<Arc<crate::cache::StageCache>>,
     /// Indexed like `RestApi::authorizers`.
@@ -579,6 +580,8 @@ impl Compiler<'_> {
         // Methods in file order: resource path, then method key.
         let mut table: Vec<(String, Vec<(MethodKey, usize)>)> = Vec::new();
         let mut methods = Vec::new();
+        // Each compiled method's configuration, indexed like `methods`.
+        let mut specs = Vec::new();
         for (res, ms) in &api.resources {
             let mut list = Vec::new();
             for (m, spec) in ms {
@@ -589,6 +592,7 @@ impl Compiler<'_> {
                 if let Some(method) = self.method(&mpath, res, key, spec, api, &models) {
                     list.push((key, methods.len()));
                     methods.push(method);
+                    specs.push(spec);
                 }
             }
             table.push((res.clone(), list));
@@ -667,7 +671,8 @@ impl Compiler<'_> {
                 None => server.access_log.clone(),
             };
             let mut stage_methods = Vec::with_capacity(methods.len());
-            for m in &methods {
+            let mut cached_methods = Vec::new();
+            for (m, spec) in methods.iter().zip(&specs) {
                 let upstream = match &m.integration {
                     Integration::HttpProxy(p) => Some(Upstream::new(p, &s.variables, self.resolve)),
                     Integration::Http(h) => {
@@ -712,11 +717,12 @@ impl Compiler<'_> {
                     }
                     None => None,
                 };
-                let function = match &m.integration {
-                    Integration::LambdaProxy(call) => self.function_target(call, s, server),
-                    Integration::Lambda(l) => self.function_target(&l.call, s, server),
+                let call = match &m.integration {
+                    Integration::LambdaProxy(call) => Some(call),
+                    Integration::Lambda(l) => Some(&l.call),
                     _ => None,
                 };
+                let function = call.and_then(|call| self.function_target(call, s, server));
                 let cache = m.cache_key.as_ref().and_then(|key| {
                     crate::cache::settings::method_cache(
                         s,
@@ -725,6 +731,18 @@ impl Compiler<'_> {
                         key.clone(),
                     )
                 });
+                if let Some(settings) = &cache {
+                    let function = call
+                        .and_then(|c| c.function.resolve(&s.variables).ok())
+                        .and_then(|f| self.functions.get(&f.name).cloned());
+                    cached_methods.push(crate::cache::CachedMethod {
+                        resource_path: m.resource_path.clone(),
+                        http_method: m.key.as_str().to_string(),
+                        settings: settings.clone(),
+                        spec: (*spec).clone(),
+                        function,
+                    });
+                }
                 stage_methods.push(StageMethod {
                     upstream,
                     function,
@@ -761,7 +779,14 @@ impl Compiler<'_> {
                 variables: s.variables.clone(),
                 methods: stage_methods,
                 access_log,
-                cache_capacity: crate::cache::settings::capacity_bytes(s),
+                cache_fingerprint: crate::cache::settings::capacity_bytes(s).map(|capacity| {
+                    crate::cache::Fingerprint {
+                        capacity,
+                        variables: s.variables.clone(),
+                        binary_media_types: api.binary_media_types.clone(),
+                        methods: cached_methods,
+                    }
+                }),
                 cache: None,
                 limits: throttle::StageLimits::default(),
             });

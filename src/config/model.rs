@@ -80,7 +80,7 @@ pub struct AccessLog {
     pub format: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Function {
     /// Base URL of a server speaking the Lambda Invoke API.
@@ -262,7 +262,7 @@ impl<'de> Deserialize<'de> for StatusCode {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Method {
     /// NONE (default), AWS_IAM, CUSTOM or COGNITO_USER_POOLS.
@@ -282,7 +282,7 @@ pub struct Method {
     pub integration: Option<Integration>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct MethodResponse {
     pub status_code: Option<StatusCode>,
@@ -290,7 +290,7 @@ pub struct MethodResponse {
     pub response_models: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Integration {
     /// HTTP, HTTP_PROXY, MOCK, AWS or AWS_PROXY.
@@ -312,14 +312,14 @@ pub struct Integration {
     pub tls_config: Option<TlsConfig>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TlsConfig {
     pub insecure_skip_verification: bool,
     pub server_name_to_verify: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct IntegrationResponse {
     pub status_code: Option<StatusCode>,
