@@ -109,3 +109,70 @@ impl Caches {
         *live = next;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+restApis:
+  - id: api
+    resources:
+      /a:
+        GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}
+      /b:
+        GET: {integration: {type: MOCK}}
+      /c:
+        GET: {integration: {type: MOCK, cacheNamespace: /a}}
+    stages: [{stageName: prod, cacheClusterEnabled: true}]
+"#;
+
+    fn snapshot(config: &str) -> Snapshot {
+        let loaded = crate::config::parse(std::path::Path::new("t.yaml"), config)
+            .unwrap_or_else(|d| panic!("{}", d[0]));
+        let metrics = crate::metrics::Metrics::new();
+        let resolve = |_: &str, _: u16| -> Result<std::net::SocketAddr, String> {
+            Err("no DNS in tests".into())
+        };
+        crate::compile::compile(&loaded.config, &metrics, &resolve)
+            .unwrap_or_else(|p| panic!("{:?}", p[0].message))
+    }
+
+    #[test]
+    fn the_namespace_is_the_resource_path_unless_cache_namespace_is_set() {
+        let snap = snapshot(CONFIG);
+        let ns: Vec<_> = snap.apis[0]
+            .methods
+            .iter()
+            .map(|m| m.cache_key.namespace.as_str())
+            .collect();
+        assert_eq!(ns, ["/a", "/b", "/a"]);
+    }
+
+    #[test]
+    fn attach_keeps_a_cache_only_while_its_cached_methods_are_unchanged() {
+        let caches = Caches::default();
+        let cache_of = |config: &str| {
+            let mut snap = snapshot(config);
+            caches.attach(&mut snap);
+            assert!(snap.apis[0].stages[0].cache_fingerprint.is_none());
+            snap.apis[0].stages[0].cache.clone().expect("a stage cache")
+        };
+        let first = cache_of(CONFIG);
+        assert!(Arc::ptr_eq(&first, &cache_of(CONFIG)));
+        let template = CONFIG.replace("200}'", "404}'");
+        let changed = cache_of(&template);
+        assert!(
+            !Arc::ptr_eq(&first, &changed),
+            "integration template changed"
+        );
+        let variables = template.replace(
+            "cacheClusterEnabled: true",
+            "cacheClusterEnabled: true, variables: {v: x}",
+        );
+        assert!(
+            !Arc::ptr_eq(&changed, &cache_of(&variables)),
+            "stage variables changed"
+        );
+    }
+}

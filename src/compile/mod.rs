@@ -118,8 +118,9 @@ pub struct Method {
     /// The model the body is validated against, when the method's validator checks bodies.
     pub body_model: Option<crate::validation::Model>,
     pub integration: Integration,
-    /// The cache key: `cacheNamespace` (default: the resource id) and `cacheKeyParameters`.
-    pub cache_key: Option<crate::cache::key::KeySpec>,
+    /// The cache key: `cacheNamespace` (default: the resource path, unique in the API) and
+    /// `cacheKeyParameters`.
+    pub cache_key: crate::cache::key::KeySpec,
 }
 
 /// A declared method request parameter.
@@ -723,14 +724,12 @@ impl Compiler<'_> {
                     _ => None,
                 };
                 let function = call.and_then(|call| self.function_target(call, s, server));
-                let cache = m.cache_key.as_ref().and_then(|key| {
-                    crate::cache::settings::method_cache(
-                        s,
-                        &m.resource_path,
-                        m.key.as_str(),
-                        key.clone(),
-                    )
-                });
+                let cache = crate::cache::settings::method_cache(
+                    s,
+                    &m.resource_path,
+                    m.key.as_str(),
+                    m.cache_key.clone(),
+                );
                 if let Some(settings) = &cache {
                     let function = call
                         .and_then(|c| c.function.resolve(&s.variables).ok())
@@ -967,12 +966,10 @@ impl Compiler<'_> {
             validate_params,
             body_model,
             integration,
-            cache_key: Some(crate::cache::key::KeySpec::new(
-                int.cache_namespace
-                    .as_deref()
-                    .unwrap_or(&stable_id(&[&api.id, resource])),
+            cache_key: crate::cache::key::KeySpec::new(
+                int.cache_namespace.as_deref().unwrap_or(resource),
                 &int.cache_key_parameters,
-            )),
+            ),
         })
     }
 }
