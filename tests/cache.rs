@@ -485,8 +485,17 @@ fn the_byte_budget_evicts_least_recently_used_entries() {
     assert_eq!(f.calls("/big"), count);
     f.get(&format!("/test/big?size={size}&chunked={}", count - 1), &[]);
     assert_eq!(f.calls("/big"), count, "the newest entry is kept");
-    f.get(&format!("/test/big?size={size}&chunked=0"), &[]);
-    assert_eq!(f.calls("/big"), count + 1, "the oldest entry was evicted");
+    // Eviction takes the least recently used entry of a busier shard: the oldest entries,
+    // give or take a shard's share, went first.
+    let oldest = 32;
+    for i in 0..oldest {
+        f.get(&format!("/test/big?size={size}&chunked={i}"), &[]);
+    }
+    let misses = f.calls("/big") - count;
+    assert!(
+        misses >= oldest / 2,
+        "{misses} of the {oldest} oldest entries were evicted"
+    );
 }
 
 /// True when `needle` is somewhere in the writable memory of process `pid`.

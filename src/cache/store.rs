@@ -1,6 +1,11 @@
-//! A stage's cache storage: entries bounded in bytes (key, headers and body), least recently
-//! used evicted first when a new entry would exceed the budget, each with its own expiry.
-//! Entries of `cacheDataEncrypted` methods are held only as AES-256-GCM ciphertext.
+//! A stage's cache storage: entries bounded in bytes (key, headers and body), each with its
+//! own expiry. Entries of `cacheDataEncrypted` methods are held only as AES-256-GCM
+//! ciphertext.
+//!
+//! Entries and their recency order are split into [`SHARDS`] shards by key hash, the same
+//! index in both, so a hit locks one shard only. Each shard is a strict LRU; when a new entry
+//! would exceed the budget, the least recently used entry of the longer of two random shards
+//! goes first (pingora-lru's eviction), which approximates one global LRU.
 
 use super::seal::{Sealed, Sealer};
 use bytes::Bytes;
@@ -11,7 +16,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-const SHARDS: usize = 16;
+/// Shards of the entry maps and of the recency order.
+pub const SHARDS: usize = 16;
+/// A hit on an entry among this many most recently used ones of its shard leaves the order
+/// alone: hot entries cost a shared read of the order, not a write.
+const PROMOTE_BELOW_TOP: usize = 4;
 /// Per-entry bookkeeping counted against the budget besides key, headers and body.
 const ENTRY_OVERHEAD: usize = 128;
 
@@ -83,7 +92,8 @@ impl CachedResponse {
 
 enum Data {
     Plain(Arc<CachedResponse>),
-    Sealed(Sealed),
+    /// Shared so a hit takes a reference under the shard lock and decrypts after it.
+    Sealed(Arc<Sealed>),
 }
 
 struct Slot {
@@ -96,8 +106,8 @@ struct Slot {
 
 pub struct Store {
     shards: Box<[Mutex<HashMap<u64, Slot>>]>,
-    /// Recency order and weights (one strict LRU); the value is (hash, generation).
-    lru: Lru<(u64, u64), 1>,
+    /// Recency order and weights, sharded like `shards`; the value is (hash, generation).
+    lru: Lru<(u64, u64), SHARDS>,
     generation: AtomicU64,
     sealer: Option<Sealer>,
     capacity: usize,
@@ -114,7 +124,7 @@ impl Store {
     pub fn new(capacity: usize) -> Store {
         Store {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            lru: Lru::with_capacity(capacity, 1024),
+            lru: Lru::with_capacity(capacity, 64),
             generation: AtomicU64::new(1),
             sealer: Sealer::generate(),
             capacity,
@@ -125,6 +135,8 @@ impl Store {
         self.capacity
     }
 
+    /// The entries of `hash`'s shard: the same index pingora-lru gives its order
+    /// (`hash % SHARDS`).
     fn shard(&self, hash: u64) -> &Mutex<HashMap<u64, Slot>> {
         &self.shards[(hash % SHARDS as u64) as usize]
     }
@@ -145,15 +157,14 @@ impl Store {
             }
             match &slot.data {
                 Data::Plain(r) => Ok(r.clone()),
-                Data::Sealed(s) => Err(self.sealer.as_ref().and_then(|k| k.open(s))),
+                Data::Sealed(s) => Err(s.clone()),
             }
         };
-        // The head needs no move: a hot key costs a read lock.
-        self.lru.promote_top_n(hash, 1);
+        self.lru.promote_top_n(hash, PROMOTE_BELOW_TOP);
         match found {
             Ok(r) => Some(r),
-            Err(plain) => {
-                let mut plain = plain?;
+            Err(sealed) => {
+                let mut plain = self.sealer.as_ref()?.open(&sealed)?;
                 let r = CachedResponse::decode(&plain);
                 plain.fill(0);
                 r.map(Arc::new)
@@ -181,7 +192,7 @@ impl Store {
             let sealed = sealer.seal(std::mem::take(&mut plain));
             let Some(sealed) = sealed else { return false };
             let w = sealed.size();
-            (Data::Sealed(sealed), w)
+            (Data::Sealed(Arc::new(sealed)), w)
         } else {
             let w = response.weight();
             (Data::Plain(Arc::new(response)), w)
@@ -277,25 +288,58 @@ mod tests {
         assert_eq!(s.bytes(), 0);
     }
 
+    /// `n` keys whose hashes fall in shard `shard`.
+    fn keys_in_shard(shard: usize, n: usize) -> Vec<Vec<u8>> {
+        (0u32..)
+            .map(|i| i.to_le_bytes().to_vec())
+            .filter(|k| (hash_of(k) % SHARDS as u64) as usize == shard)
+            .take(n)
+            .collect()
+    }
+
     #[test]
-    fn bounded_in_bytes_evicting_least_recently_used() {
+    fn bounded_in_bytes_evicting_least_recently_used_of_a_shard() {
         let entry = 10_000;
         let s = Store::new(10 * (entry + 300));
         let later = Instant::now() + Duration::from_secs(60);
-        for i in 0..10u8 {
-            assert!(s.put(&[i], resp(&vec![i; entry]), later, i % 2 == 0));
+        let keys = keys_in_shard(3, 13);
+        for (i, k) in keys.iter().take(10).enumerate() {
+            assert!(s.put(k, resp(&vec![i as u8; entry]), later, i % 2 == 0));
         }
         assert_eq!(s.len(), 10);
-        // Touch entry 0, then add more: 1, 2, ... go first.
-        assert!(s.get(&[0], Instant::now()).is_some());
-        for i in 10..13u8 {
-            assert!(s.put(&[i], resp(&vec![i; entry]), later, false));
+        // Touch entry 0 (the shard's oldest, so the hit moves it), then add more: 1, 2, ...
+        // go first.
+        assert!(s.get(&keys[0], Instant::now()).is_some());
+        for k in &keys[10..] {
+            assert!(s.put(k, resp(&vec![0; entry]), later, false));
         }
         assert!(s.bytes() <= s.capacity());
-        assert!(s.get(&[0], Instant::now()).is_some());
-        assert!(s.get(&[1], Instant::now()).is_none());
-        assert!(s.get(&[12], Instant::now()).is_some());
+        assert!(s.get(&keys[0], Instant::now()).is_some());
+        assert!(s.get(&keys[1], Instant::now()).is_none());
+        assert!(s.get(&keys[3], Instant::now()).is_none());
+        assert!(s.get(&keys[4], Instant::now()).is_some());
+        assert!(s.get(&keys[12], Instant::now()).is_some());
         assert!(!s.put(b"huge", resp(&vec![0; 200_000]), later, false));
+    }
+
+    #[test]
+    fn entries_and_their_order_share_a_shard_index() {
+        let entry = 1_000;
+        let s = Store::new(100 * (entry + 300));
+        let later = Instant::now() + Duration::from_secs(60);
+        for i in 0..300u32 {
+            assert!(s.put(&i.to_le_bytes(), resp(&vec![0; entry]), later, i % 3 == 0));
+            assert!(s.bytes() <= s.capacity());
+        }
+        let newest = 299u32.to_le_bytes();
+        assert!(
+            s.get(&newest, Instant::now()).is_some(),
+            "the newest is kept"
+        );
+        for (i, shard) in s.shards.iter().enumerate() {
+            assert_eq!(s.lru.shard_len(i), shard.lock().unwrap().len(), "shard {i}");
+        }
+        assert!(s.len() < 300 && s.len() > 50);
     }
 
     #[test]
