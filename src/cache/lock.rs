@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
-/// How long a waiter waits for the filler before calling the integration itself (a little
-/// over API Gateway's 29 s integration timeout).
+/// How long a request waits in all for fillers of its key before calling the integration
+/// itself: API Gateway's 29 s integration timeout and a second for the filler to store.
 pub const WAIT: Duration = Duration::from_secs(30);
 
 const SHARDS: usize = 16;
@@ -76,9 +77,11 @@ impl FillLocks {
     }
 }
 
-/// Waits until the filler is done or `WAIT` has passed.
-pub async fn wait(mut rx: watch::Receiver<()>) {
-    let _ = tokio::time::timeout(WAIT, async { while rx.changed().await.is_ok() {} }).await;
+/// Waits until the filler is done (true) or `deadline` has passed (false).
+pub async fn wait(mut rx: watch::Receiver<()>, deadline: Instant) -> bool {
+    tokio::time::timeout_at(deadline, async { while rx.changed().await.is_ok() {} })
+        .await
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -95,14 +98,15 @@ mod tests {
             panic!("second waits")
         };
         assert!(matches!(locks.acquire(b"other"), Fill::Filler(_)));
-        let waiter = tokio::spawn(wait(rx));
+        let waiter = tokio::spawn(wait(rx, Instant::now() + WAIT));
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished());
         drop(guard);
-        tokio::time::timeout(Duration::from_secs(5), waiter)
+        let done = tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
             .unwrap()
             .unwrap();
+        assert!(done, "released by the filler, not the deadline");
         assert!(matches!(locks.acquire(b"k"), Fill::Filler(_)));
     }
 }

@@ -22,7 +22,7 @@ pub mod store;
 
 use crate::compile::Snapshot;
 use crate::config::model;
-use lock::FillLocks;
+use lock::{Fill, FillGuard, FillLocks};
 use settings::MethodCache;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -46,6 +46,34 @@ impl StageCache {
     pub fn flush(&self) {
         self.store.flush();
     }
+
+    /// The fresh entry under `key`, or the right to fill it. While another request fills
+    /// it, waits for that one and looks again, [`lock::WAIT`] in all; past that (or after
+    /// fillers that stored nothing), the request calls the integration without the lock.
+    pub async fn claim(self: &Arc<Self>, key: &[u8]) -> Claim {
+        let deadline = tokio::time::Instant::now() + lock::WAIT;
+        for _ in 0..3 {
+            if let Some(hit) = self.store.get(key, std::time::Instant::now()) {
+                return Claim::Hit(hit);
+            }
+            match self.locks.acquire(key) {
+                Fill::Filler(g) => return Claim::Fill(Some(g)),
+                Fill::Wait(rx) => {
+                    if !lock::wait(rx, deadline).await {
+                        break;
+                    }
+                }
+            }
+        }
+        Claim::Fill(None)
+    }
+}
+
+/// The outcome of [`StageCache::claim`].
+pub enum Claim {
+    Hit(Arc<CachedResponse>),
+    /// A miss: the integration is called, holding the key's fill lock when it got it.
+    Fill(Option<FillGuard>),
 }
 
 /// What a stage cache's entries were made from. A reload keeps the cache only when this is
@@ -113,6 +141,7 @@ impl Caches {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const CONFIG: &str = r#"
 restApis:
@@ -136,6 +165,57 @@ restApis:
         };
         crate::compile::compile(&loaded.config, &metrics, &resolve)
             .unwrap_or_else(|p| panic!("{:?}", p[0].message))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_waits_for_fillers_at_most_wait_in_all() {
+        let cache = Arc::new(StageCache::new(1 << 20));
+        let start = tokio::time::Instant::now();
+        let Claim::Fill(Some(first)) = cache.claim(b"k").await else {
+            panic!("the first miss fills")
+        };
+        let waiter = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.claim(b"k").await }
+        });
+        // The first filler ends without storing; a second takes the key and never ends.
+        tokio::time::sleep(lock::WAIT - Duration::from_secs(5)).await;
+        drop(first);
+        let Fill::Filler(_second) = cache.locks.acquire(b"k") else {
+            panic!("the key is free again")
+        };
+        let Claim::Fill(None) = waiter.await.unwrap() else {
+            panic!("the waiter calls the integration without the lock")
+        };
+        assert_eq!(
+            start.elapsed(),
+            lock::WAIT,
+            "one deadline across both waits"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_waiter_gets_the_entry_its_filler_stored() {
+        let cache = Arc::new(StageCache::new(1 << 20));
+        let Claim::Fill(Some(filler)) = cache.claim(b"k").await else {
+            panic!("the first miss fills")
+        };
+        let waiter = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.claim(b"k").await }
+        });
+        let response = CachedResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: bytes::Bytes::from_static(b"body"),
+        };
+        let later = std::time::Instant::now() + Duration::from_secs(60);
+        assert!(cache.store.put(b"k", response, later, false));
+        drop(filler);
+        let Claim::Hit(hit) = waiter.await.unwrap() else {
+            panic!("a hit after the fill")
+        };
+        assert_eq!(hit.body, "body");
     }
 
     #[test]

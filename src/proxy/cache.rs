@@ -5,10 +5,10 @@
 
 use super::respond::http_date;
 use super::RequestCtx;
-use crate::cache::lock::{self, Fill, FillGuard};
+use crate::cache::lock::FillGuard;
 use crate::cache::policy::{self, Lookup, IGNORED_CACHE_CONTROL_WARNING};
 use crate::cache::settings::MAX_ENTRY_BYTES;
-use crate::cache::{CachedResponse, StageCache};
+use crate::cache::{CachedResponse, Claim, StageCache};
 use crate::compile::Snapshot;
 use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
@@ -98,21 +98,13 @@ pub async fn lookup(
     };
     let mut guard = None;
     if decision != Lookup::Refresh {
-        // A waiter looks again when the filler is done; a filler that stored nothing
-        // (uncacheable response) lets the next one try.
-        for _ in 0..3 {
-            if let Some(hit) = cache.store.get(&key, Instant::now()) {
+        match cache.claim(&key).await {
+            Claim::Hit(hit) => {
                 stage_method.metrics.cache_hits.inc();
                 write_hit(session, ctx, &hit).await?;
                 return Ok(Ok(Step::Answered));
             }
-            match cache.locks.acquire(&key) {
-                Fill::Filler(g) => {
-                    guard = Some(g);
-                    break;
-                }
-                Fill::Wait(rx) => lock::wait(rx).await,
-            }
+            Claim::Fill(g) => guard = g,
         }
     }
     stage_method.metrics.cache_misses.inc();
