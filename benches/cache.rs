@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tollgate::cache::key::KeySpec;
-use tollgate::cache::store::{CachedResponse, Store};
+use tollgate::cache::store::{header, CachedResponse, Store};
 use tollgate::mapping::{Location, Values};
 
 struct Request;
@@ -36,8 +36,8 @@ fn response() -> CachedResponse {
     CachedResponse {
         status: 200,
         headers: vec![
-            ("Content-Type".into(), "application/json".into()),
-            ("X-Backend".into(), "yes".into()),
+            header("Content-Type", b"application/json").unwrap(),
+            header("X-Backend", b"yes").unwrap(),
         ],
         body: Bytes::from_static(br#"{"id": 12345, "type": "dog", "price": 249.99}"#),
     }

@@ -74,6 +74,9 @@ const API: &str = r#"
           /noise:
             GET:
               integration: {type: HTTP_PROXY, httpMethod: GET, uri: "{B}/noise"}
+          /latin:
+            GET:
+              integration: {type: HTTP_PROXY, httpMethod: GET, uri: "{B}/latin"}
         stages:
           - stageName: test
             cacheClusterEnabled: true
@@ -91,7 +94,7 @@ const API: &str = r#"
 
 /// A backend whose answers say how many calls it has had: `{"call":N,"path":"/x"}`.
 /// `/big?size=N[&chunked=1]` answers N bytes; `/slow` waits 300 ms; `/secret` and `/noise`
-/// answer 4000 bytes, the first with [`MARKER`] inside.
+/// answer 4000 bytes, the first with [`MARKER`] inside; `/latin` adds `X-Label: café`.
 fn counting_backend() -> Backend {
     let calls = Arc::new(AtomicUsize::new(0));
     Backend::with_handler(move |req| {
@@ -122,6 +125,9 @@ fn counting_backend() -> Backend {
                     .header("X-Backend", "yes");
                 if path == "/slow" {
                     r.delay = Duration::from_millis(300);
+                }
+                if path == "/latin" {
+                    r = r.header("X-Label", "café");
                 }
                 r
             }
@@ -208,6 +214,18 @@ fn hits_serve_the_stored_response_with_fresh_request_ids() {
     ];
     assert_eq!(f.gw.metric("tollgate_cache_hits_total", &labels), 1.0);
     assert_eq!(f.gw.metric("tollgate_cache_misses_total", &labels), 1.0);
+}
+
+#[test]
+fn a_header_value_that_is_not_ascii_text_is_stored_as_sent() {
+    let f = Fixture::new();
+    for _ in 0..2 {
+        let r = f.get("/test/latin", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("X-Label"), Some("café"));
+        assert_eq!(r.header("X-Backend"), Some("yes"));
+    }
+    assert_eq!(f.calls("/latin"), 1, "the second was a hit");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 use super::seal::{Sealed, Sealer};
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use pingora_lru::Lru;
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -28,8 +29,17 @@ const ENTRY_OVERHEAD: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedResponse {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    /// Checked once when stored (see [`header`]): a hit writes them as they are.
+    pub headers: Vec<(Bytes, HeaderValue)>,
     pub body: Bytes,
+}
+
+/// A response header to store: its name as written (case kept), when it is a valid header
+/// name and `value` a valid value.
+pub fn header(name: &str, value: &[u8]) -> Option<(Bytes, HeaderValue)> {
+    HeaderName::from_bytes(name.as_bytes()).ok()?;
+    let value = HeaderValue::from_bytes(value).ok()?;
+    Some((Bytes::copy_from_slice(name.as_bytes()), value))
 }
 
 impl CachedResponse {
@@ -45,7 +55,7 @@ impl CachedResponse {
         out.extend_from_slice(&self.status.to_le_bytes());
         out.extend_from_slice(&(self.headers.len() as u32).to_le_bytes());
         for (k, v) in &self.headers {
-            for part in [k.as_bytes(), v.as_bytes()] {
+            for part in [&k[..], v.as_bytes()] {
                 out.extend_from_slice(&(part.len() as u32).to_le_bytes());
                 out.extend_from_slice(part);
             }
@@ -68,10 +78,9 @@ impl CachedResponse {
         let mut headers = Vec::with_capacity(count.min(256));
         for _ in 0..count {
             let k = u32_of(&mut b)?;
-            let k = String::from_utf8(take(&mut b, k)?.to_vec()).ok()?;
+            let k = std::str::from_utf8(take(&mut b, k)?).ok()?;
             let v = u32_of(&mut b)?;
-            let v = String::from_utf8(take(&mut b, v)?.to_vec()).ok()?;
-            headers.push((k, v));
+            headers.push(header(k, take(&mut b, v)?)?);
         }
         Some(CachedResponse {
             status,
@@ -263,7 +272,7 @@ mod tests {
     fn resp(body: &[u8]) -> CachedResponse {
         CachedResponse {
             status: 200,
-            headers: vec![("Content-Type".into(), "application/json".into())],
+            headers: vec![header("Content-Type", b"application/json").unwrap()],
             body: Bytes::copy_from_slice(body),
         }
     }
@@ -346,10 +355,25 @@ mod tests {
     fn encoding_round_trips() {
         let r = CachedResponse {
             status: 404,
-            headers: vec![("a".into(), "".into()), ("X-Y".into(), "z,w".into())],
+            headers: vec![
+                header("a", b"").unwrap(),
+                header("X-Y", b"z,w\xff").unwrap(),
+            ],
             body: Bytes::from_static(b"\x00\xffbody"),
         };
         assert_eq!(CachedResponse::decode(&r.encode()).unwrap(), r);
         assert!(CachedResponse::decode(&r.encode()[..5]).is_none());
+    }
+
+    #[test]
+    fn headers_are_checked_when_stored_and_keep_their_case() {
+        let (name, value) = header("X-Backend", b"yes").unwrap();
+        assert_eq!(
+            (&name[..], value.as_bytes()),
+            (&b"X-Backend"[..], &b"yes"[..])
+        );
+        assert!(header("bad name", b"v").is_none());
+        assert!(header("", b"v").is_none());
+        assert!(header("x", b"line\r\nbreak").is_none());
     }
 }

@@ -8,11 +8,13 @@ use super::RequestCtx;
 use crate::cache::lock::FillGuard;
 use crate::cache::policy::{self, Lookup, IGNORED_CACHE_CONTROL_WARNING};
 use crate::cache::settings::MAX_ENTRY_BYTES;
+use crate::cache::store;
 use crate::cache::{CachedResponse, Claim, StageCache};
 use crate::compile::Snapshot;
 use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use bytes::{Bytes, BytesMut};
+use http::HeaderValue;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use std::sync::Arc;
@@ -39,7 +41,7 @@ pub struct Filling {
     /// Releases requests waiting for this entry when the fill ends, stored or not.
     _guard: Option<FillGuard>,
     /// A streamed response: its status and headers, then its body as it passes.
-    head: Option<(u16, Vec<(String, String)>)>,
+    head: Option<(u16, Vec<(Bytes, HeaderValue)>)>,
     body: BytesMut,
 }
 
@@ -136,7 +138,7 @@ async fn write_hit(
     let mut h = ResponseHeader::build(hit.status, Some(hit.headers.len() + 5))?;
     h.insert_header("Date", http_date())?;
     for (k, v) in &hit.headers {
-        h.append_header(k.clone(), v.as_str())?;
+        h.append_header(k.clone(), v.clone())?;
     }
     h.insert_header("Content-Length", hit.body.len())?;
     h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
@@ -160,14 +162,17 @@ pub fn add_warning(ctx: &RequestCtx, h: &mut ResponseHeader) -> Result<()> {
     Ok(())
 }
 
-fn stored_headers<'a>(headers: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<(String, String)> {
+/// The headers to store, checked once here; None when one is not a valid header.
+fn stored_headers<'a>(
+    headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Option<Vec<(Bytes, HeaderValue)>> {
     headers
         .filter(|(k, _)| {
             !PER_RESPONSE_HEADERS
                 .iter()
                 .any(|p| k.eq_ignore_ascii_case(p))
         })
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| store::header(k, v))
         .collect()
 }
 
@@ -182,13 +187,18 @@ pub fn store_whole(
     let Some(fill) = ctx.cache_fill.take() else {
         return;
     };
-    let mut stored = stored_headers(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-    stored.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
-    stored.insert(0, ("Content-Type".into(), content_type.to_string()));
+    let headers = headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+        .map(|(k, v)| (k.as_str(), v.as_bytes()));
+    let content_type = ("Content-Type", content_type.as_bytes());
+    let Some(stored) = stored_headers(std::iter::once(content_type).chain(headers)) else {
+        return;
+    };
     put(fill, status, stored, body.clone());
 }
 
-fn put(fill: Filling, status: u16, headers: Vec<(String, String)>, body: Bytes) {
+fn put(fill: Filling, status: u16, headers: Vec<(Bytes, HeaderValue)>, body: Bytes) {
     let overhead = if fill.encrypted {
         crate::cache::seal::TAG_BYTES
     } else {
@@ -209,8 +219,7 @@ fn put(fill: Filling, status: u16, headers: Vec<(String, String)>, body: Bytes) 
 }
 
 /// A streamed (HTTP_PROXY) response starts: remembers its head, or gives up on storing it
-/// when it cannot be (`head_only`: a HEAD exchange; a body announced over the limit; a
-/// header that is not text).
+/// when it cannot be (`head_only`: a HEAD exchange; a body announced over the limit).
 pub fn begin_stream(
     ctx: &mut RequestCtx,
     resp: &ResponseHeader,
@@ -221,16 +230,12 @@ pub fn begin_stream(
         return;
     };
     let too_large = length.is_some_and(|n| n > MAX_ENTRY_BYTES as u64);
-    let text: Option<Vec<(&str, &str)>> = resp
-        .headers
-        .iter()
-        .map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
-    match text {
-        Some(h) if !too_large && !head_only => {
-            fill.head = Some((resp.status.as_u16(), stored_headers(h.into_iter())));
-        }
-        _ => ctx.cache_fill = None,
+    let headers = (!too_large && !head_only)
+        .then(|| stored_headers(resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))))
+        .flatten();
+    match headers {
+        Some(h) => fill.head = Some((resp.status.as_u16(), h)),
+        None => ctx.cache_fill = None,
     }
 }
 
