@@ -140,10 +140,6 @@ impl Store {
         }
     }
 
-    pub fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     /// The entries of `hash`'s shard: the same index pingora-lru gives its order
     /// (`hash % SHARDS`).
     fn shard(&self, hash: u64) -> &Mutex<HashMap<u64, Slot>> {
@@ -246,20 +242,27 @@ impl Store {
             }
         }
     }
+}
+
+#[cfg(test)]
+impl Store {
+    fn capacity(&self) -> usize {
+        self.capacity
+    }
 
     /// Bytes held (as counted against the budget).
-    pub fn bytes(&self) -> usize {
+    fn bytes(&self) -> usize {
         self.lru.weight()
     }
 
-    pub fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.shards
             .iter()
             .map(|s| s.lock().map_or(0, |s| s.len()))
             .sum()
     }
 
-    pub fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
