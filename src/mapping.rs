@@ -196,6 +196,29 @@ pub trait Values {
     }
 }
 
+/// Request values for unit tests: the given method request parameters, nothing else.
+#[cfg(test)]
+pub(crate) struct TestParams(pub Vec<(Location, &'static str, &'static str)>);
+
+#[cfg(test)]
+impl Values for TestParams {
+    fn request_param(&self, loc: Location, name: &str) -> Option<Cow<'_, str>> {
+        self.0
+            .iter()
+            .find(|(l, n, _)| *l == loc && *n == name)
+            .map(|(_, _, v)| Cow::Borrowed(*v))
+    }
+    fn request_body(&self) -> &str {
+        ""
+    }
+    fn stage_variable(&self, _: &str) -> Option<&str> {
+        None
+    }
+    fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -57,27 +57,7 @@ fn put(k: &mut Vec<u8>, part: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::borrow::Cow;
-
-    struct Req(Vec<(Location, &'static str, &'static str)>);
-
-    impl Values for Req {
-        fn request_param(&self, loc: Location, name: &str) -> Option<Cow<'_, str>> {
-            self.0
-                .iter()
-                .find(|(l, n, _)| *l == loc && *n == name)
-                .map(|(_, _, v)| Cow::Borrowed(*v))
-        }
-        fn request_body(&self) -> &str {
-            ""
-        }
-        fn stage_variable(&self, _: &str) -> Option<&str> {
-            None
-        }
-        fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
-            None
-        }
-    }
+    use crate::mapping::TestParams as Req;
 
     #[test]
     fn only_key_parameters_vary_the_key() {

@@ -701,29 +701,15 @@ fn push_literal(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::Location;
-    use std::borrow::Cow;
+    use crate::mapping::{Location, TestParams};
 
-    struct V;
-    impl Values for V {
-        fn request_param(&self, loc: Location, name: &str) -> Option<Cow<'_, str>> {
-            match (loc, name) {
-                (Location::Path, "key") => Some("dir/a b+c.txt".into()),
-                (Location::QueryString, "msg") => Some("hello world & more".into()),
-                (Location::MultiValueQueryString, "tag") => Some("a,b".into()),
-                (Location::Header, "h") => Some("v".into()),
-                _ => None,
-            }
-        }
-        fn request_body(&self) -> &str {
-            ""
-        }
-        fn stage_variable(&self, _: &str) -> Option<&str> {
-            None
-        }
-        fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
-            None
-        }
+    fn v() -> TestParams {
+        TestParams(vec![
+            (Location::Path, "key", "dir/a b+c.txt"),
+            (Location::QueryString, "msg", "hello world & more"),
+            (Location::MultiValueQueryString, "tag", "a,b"),
+            (Location::Header, "h", "v"),
+        ])
     }
 
     fn creds() -> Option<Arc<Credentials>> {
@@ -912,7 +898,7 @@ requestParameters:
         );
         let a = AwsIntegration::compile(&s, &BTreeMap::new(), creds()).unwrap();
         let vars = BTreeMap::new();
-        let r = a.request(&a.mapped(&V), b"", &call(&vars)).unwrap();
+        let r = a.request(&a.mapped(&v()), b"", &call(&vars)).unwrap();
         assert_eq!(
             (r.tls, r.host.as_str(), r.port),
             (true, "sqs.us-east-1.amazonaws.com", 443)
@@ -986,7 +972,7 @@ requestParameters:
         let a = AwsIntegration::compile(&s, &endpoints, Some(Arc::new(c))).unwrap();
         let mut vars = BTreeMap::new();
         vars.insert("prefix".to_string(), "up loads".to_string());
-        let r = a.request(&a.mapped(&V), b"data", &call(&vars)).unwrap();
+        let r = a.request(&a.mapped(&v()), b"data", &call(&vars)).unwrap();
         assert_eq!((r.tls, r.authority.as_str()), (false, "127.0.0.1:5055"));
         assert_eq!(
             r.target,

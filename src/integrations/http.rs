@@ -367,29 +367,16 @@ fn split_host_port(authority: &str, default: u16) -> Option<(&str, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mapping::Location;
+    use crate::mapping::{Location, TestParams};
     use std::borrow::Cow;
 
-    struct V;
-    impl Values for V {
-        fn request_param(&self, loc: Location, name: &str) -> Option<Cow<'_, str>> {
-            match (loc, name) {
-                (Location::Path, "pathVariable") => Some("foobar".into()),
-                (Location::QueryString, "testVar") => Some("bar".into()),
-                (Location::QueryString, "testQueryString") => Some("foo".into()),
-                (Location::Header, "foobar") => Some("mapped-value".into()),
-                _ => None,
-            }
-        }
-        fn request_body(&self) -> &str {
-            ""
-        }
-        fn stage_variable(&self, _: &str) -> Option<&str> {
-            None
-        }
-        fn context_variable(&self, _: &str) -> Option<Cow<'_, str>> {
-            None
-        }
+    fn v() -> TestParams {
+        TestParams(vec![
+            (Location::Path, "pathVariable", "foobar"),
+            (Location::QueryString, "testVar", "bar"),
+            (Location::QueryString, "testQueryString", "foo"),
+            (Location::Header, "foobar", "mapped-value"),
+        ])
     }
 
     /// AWS-recorded TV-18: URI placeholders in the query, client query kept, mapped query
@@ -414,12 +401,13 @@ requestParameters:
         let p = HttpProxy::compile(&spec).unwrap();
         let ep = p.endpoint(&BTreeMap::new()).unwrap();
         assert_eq!(ep.authority, "127.0.0.1:9");
-        let t = p.upstream_target(&ep, Some("testQueryString=foo&testVar=bar"), &V, None);
+        let t = p.upstream_target(&ep, Some("testQueryString=foo&testVar=bar"), &v(), None);
         assert_eq!(
             t,
             "/echo?testVar=foobar&testQs=bar&testQueryString=foo&testVar=bar&queryString=foo&testQs=foo"
         );
-        let h: Vec<_> = p.mapped_headers(&V).collect();
+        let values = v();
+        let h: Vec<_> = p.mapped_headers(&values).collect();
         assert_eq!(h, vec![("headerVar", "mapped-value".to_string())]);
     }
 
