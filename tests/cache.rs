@@ -750,6 +750,48 @@ fn invalidation_needs_execute_api_invalidate_cache_and_refused_callers_get_no_ca
 }
 
 #[test]
+fn http_proxy_mappings_read_the_caller_access_control_established() {
+    let backend = counting_backend();
+    let gw = Gateway::start(
+        &r#"
+        iam:
+          users:
+            - name: reader
+              accessKeyId: AKIDREADER
+              secretAccessKey: reader-secret
+              policies:
+                - Statement:
+                    - {Effect: Allow, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:who/*"}
+        restApis:
+          - id: who
+            resources:
+              /who:
+                GET:
+                  authorizationType: AWS_IAM
+                  integration:
+                    type: HTTP_PROXY
+                    httpMethod: GET
+                    uri: "{B}/who"
+                    requestParameters:
+                      integration.request.header.x-caller: context.identity.userArn
+                      integration.request.querystring.key: context.identity.accessKey
+            stages: [{stageName: test, cacheClusterEnabled: true}]
+        "#
+        .replace("{B}", &backend.url()),
+    );
+    for _ in 0..2 {
+        let r = signed_get(&gw, "/test/who", "AKIDREADER", "reader-secret", &[]);
+        assert_eq!(r.status, 200, "{}", r.body_str());
+        assert_eq!(r.body_str(), r#"{"call":1,"path":"/who"}"#);
+    }
+    let seen = backend.requests();
+    assert_eq!(seen.len(), 1, "the second was a hit");
+    let user_arn = "arn:aws:iam::123456789012:user/reader";
+    assert_eq!(seen[0].header("x-caller"), Some(user_arn));
+    assert_eq!(seen[0].query(), "key=AKIDREADER");
+}
+
+#[test]
 fn a_hit_answers_a_client_waiting_for_100_continue_without_its_body() {
     let f = Fixture::new();
     let first = f.get("/test/items", &[]);

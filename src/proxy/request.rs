@@ -1,6 +1,6 @@
-//! `request_filter`: find the API, stage and method, admit the request, then either
-//! answer (non-proxy integrations, gateway responses) or prepare the HTTP_PROXY upstream
-//! request.
+//! `request_filter`: find the API, stage and method, admit the request, look it up in the
+//! stage cache, then either answer (non-proxy integrations, gateway responses) or prepare
+//! the HTTP_PROXY upstream request.
 
 use super::custom::Callers;
 use super::respond;
@@ -56,8 +56,12 @@ pub async fn request_filter(
                 &api.methods[m].integration,
                 &api.stages[s].methods[m].upstream,
             ) {
-                // Plain-HTTP backends take the lean path; TLS ones Pingora's proxy.
-                (Integration::HttpProxy(p), Some(up)) if !up.endpoint.tls => {
+                (Integration::HttpProxy(p), Some(up)) => {
+                    prepare_upstream(session, ctx, &snap, p, up);
+                    // Plain-HTTP backends take the lean path; TLS ones Pingora's proxy.
+                    if up.endpoint.tls {
+                        return Ok(false);
+                    }
                     super::forward::forward(session, ctx, &snap, p, up).await?;
                     Ok(true)
                 }
@@ -111,11 +115,37 @@ enum Step {
     Custom,
 }
 
-/// Resolution and routing; prepares the upstream for HTTP_PROXY.
+/// The HTTP_PROXY request target and mapped headers. Built after admission and the cache
+/// lookup: mappings read `$context.identity.*` and `$context.authorizer.*`, and a hit needs
+/// none of it.
+fn prepare_upstream(
+    session: &Session,
+    ctx: &mut RequestCtx,
+    snap: &Snapshot,
+    p: &crate::integrations::http::HttpProxy,
+    up: &crate::compile::Upstream,
+) {
+    let req = session.req_header();
+    let query = std::str::from_utf8(req.raw_path())
+        .ok()
+        .and_then(|raw| pipeline::split_query(raw).1);
+    let view = ctx.view(snap, req, "");
+    let target = p.upstream_target(&up.endpoint, query, &view, None);
+    let mapped_headers = p
+        .mapped_headers(&view)
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    ctx.upstream = Some(PreparedUpstream {
+        target,
+        mapped_headers,
+    });
+}
+
+/// Resolution and routing; checks an HTTP_PROXY method has its upstream.
 fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<Step, Failure> {
     let req = session.req_header();
     let raw = std::str::from_utf8(req.raw_path()).map_err(|_| forbidden())?;
-    let (path, query) = pipeline::split_query(raw);
+    let (path, _) = pipeline::split_query(raw);
     let host = req
         .headers
         .get(http::header::HOST)
@@ -146,24 +176,11 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
     if content_length(session).is_some_and(|n| n > MAX_BODY) {
         return Err(Failure::new(G::RequestTooLarge));
     }
-    let view = ctx.view(snap, req, "");
     match &method.integration {
         Integration::HttpProxy(p) => {
-            if p.illegal_header_mapping {
+            if p.illegal_header_mapping || stage.methods[found.method_id].upstream.is_none() {
                 return Err(Failure::new(G::ApiConfigurationError));
             }
-            let Some(up) = &stage.methods[found.method_id].upstream else {
-                return Err(Failure::new(G::ApiConfigurationError));
-            };
-            let target = p.upstream_target(&up.endpoint, query, &view, None);
-            let mapped_headers = p
-                .mapped_headers(&view)
-                .map(|(k, v)| (k.to_string(), v))
-                .collect();
-            ctx.upstream = Some(PreparedUpstream {
-                target,
-                mapped_headers,
-            });
             Ok(Step::Proxy)
         }
         Integration::Mock(_)
