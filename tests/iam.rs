@@ -23,6 +23,7 @@ const API: &str = r#"
               Statement:
                 - {Effect: Allow, Action: "execute-api:*", Resource: "arn:aws:execute-api:*:*:iamapi/*"}
                 - {Effect: Deny, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamapi/*/GET/secret"}
+                - {Effect: Deny, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamapi/*/GET/"}
         - name: bob
           accessKeyId: AKIDBOB
           secretAccessKey: bob-secret
@@ -49,6 +50,10 @@ const API: &str = r#"
               Resource: "execute-api:/test/GET/remote"
               Condition: {NotIpAddress: {aws:SourceIp: "127.0.0.0/8"}}
         resources:
+          /:
+            GET:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
           /pets:
             GET:
               authorizationType: AWS_IAM
@@ -627,6 +632,37 @@ fn identity_and_resource_policies_decide() {
         access_denied("anonymous", &masked("blocked"), true),
     );
     assert_eq!(f.backend.hits(), 1);
+}
+
+/// The method ARN names the path as routed (leading slashes and one trailing slash
+/// dropped): extra slashes do not step around an explicit Deny.
+#[test]
+fn extra_slashes_do_not_escape_a_deny() {
+    let f = fixture();
+    let gw = &f.gw;
+    let paths = [
+        ("/test/secret/", "secret"),
+        ("/test//secret", "secret"),
+        ("/test///secret/", "secret"),
+        ("/test//", ""),
+        ("/test/", ""),
+    ];
+    let specs: Vec<Value> = paths.iter().map(|(p, _)| spec("alice", "GET", p)).collect();
+    let s = botocore(gw, &specs);
+    for ((path, resource), signed) in paths.iter().zip(&s) {
+        assert_eq!(&signed.target, path, "botocore kept the path");
+        refused(
+            &send(gw, "GET", signed, &[], b""),
+            403,
+            "AccessDeniedException",
+            access_denied(
+                &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+                &arn("GET", resource),
+                true,
+            ),
+        );
+    }
+    assert_eq!(f.backend.hits(), 0);
 }
 
 #[test]

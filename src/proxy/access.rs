@@ -108,10 +108,10 @@ pub async fn control(
     }
     let req = session.req_header();
     let (path, query) = split_target(req);
-    let resource_path = ctx
-        .resource_offset
-        .and_then(|o| path.get(o..))
-        .unwrap_or("");
+    // The ARN names the path as routed: `/prod/secret/` and `//secret` are `.../GET/secret`.
+    let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
+        return Err(Failure::new(G::Default4xx));
+    };
     let arn = method_arn(
         &snap.server.region,
         &snap.server.account_id,
@@ -160,7 +160,7 @@ pub async fn control(
     {
         let authorized = {
             let view = ctx.view(snap, req, "");
-            authorizers::evaluate(&view, callers, request.secure_transport).await?
+            authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
         };
         if let Some(a) = authorized {
             decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {

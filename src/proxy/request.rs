@@ -138,6 +138,9 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         .ok_or_else(|| super::access::no_method(req, ctx))?;
     let method = &api.methods[found.method_id];
     ctx.route.method = Some(found.method_id);
+    ctx.method_path = ctx
+        .resource_offset
+        .map(|o| o + found.matched.start..o + found.matched.end);
     ctx.path_params = found
         .params
         .iter()
