@@ -665,6 +665,103 @@ fn extra_slashes_do_not_escape_a_deny() {
     assert_eq!(f.backend.hits(), 0);
 }
 
+/// The raw request head for `s` to `gw` with extra header lines (`Name: value\r\n` each).
+fn head(gw: &Gateway, method: &str, s: &Signed, extra: &str) -> String {
+    let mut h = format!("{method} {} HTTP/1.1\r\nHost: {}\r\n", s.target, gw.addr);
+    for (k, v) in &s.headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str(extra);
+    h.push_str("\r\n");
+    h
+}
+
+/// A signed request whose client waits for `100 Continue` before sending its body gets it
+/// once, before the body is read and verified, and no second one.
+#[test]
+fn signed_bodies_behind_expect_continue() {
+    let f = fixture();
+    let s = botocore(
+        &f.gw,
+        &[with(
+            spec("alice", "POST", "/test/pets"),
+            "body",
+            json!("hello"),
+        )],
+    );
+    let mut conn = Conn::open(f.gw.addr);
+    let h = head(
+        &f.gw,
+        "POST",
+        &s[0],
+        "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n",
+    );
+    conn.write(h.as_bytes()).unwrap();
+    assert_eq!(
+        read_interim(&conn, std::time::Duration::from_millis(1500)).as_deref(),
+        Some("HTTP/1.1 100 Continue\r\n\r\n"),
+        "no 100 Continue before the body"
+    );
+    conn.write(b"hello").unwrap();
+    // The final answer next: no second 100.
+    let answer = read_interim(&conn, std::time::Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(f.backend.last_request().unwrap().body_str(), "hello");
+}
+
+/// Credentials are checked before the body is read: a caller with an unknown key, a scope
+/// for another region or a stale date is answered at once, its body never awaited.
+#[test]
+fn bad_credentials_are_refused_before_the_body() {
+    let f = fixture();
+    let gw = &f.gw;
+    let stranger = json!({"mode": "header", "method": "POST", "path": "/test/pets",
+        "key": "AKIDNOBODY", "secret": "x", "body": "hello"});
+    let s = botocore(
+        gw,
+        &[
+            stranger,
+            with(
+                with(spec("alice", "POST", "/test/pets"), "body", json!("hello")),
+                "region",
+                json!("eu-west-1"),
+            ),
+            with(
+                with(spec("alice", "POST", "/test/pets"), "body", json!("hello")),
+                "age",
+                json!(900),
+            ),
+        ],
+    );
+    let wanted = [
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidSignatureException",
+    ];
+    for (signed, error_type) in s.iter().zip(wanted) {
+        // A large body announced and never sent; and one behind `Expect`.
+        for extra in [
+            "Content-Length: 10000000\r\n",
+            "Content-Length: 5\r\nExpect: 100-continue\r\n",
+        ] {
+            let mut conn = Conn::open(gw.addr);
+            conn.write(head(gw, "POST", signed, extra).as_bytes())
+                .unwrap();
+            let answer = read_interim(&conn, std::time::Duration::from_secs(3))
+                .unwrap_or_else(|| panic!("no answer without the body ({extra:?})"));
+            assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+            assert!(
+                answer.to_ascii_lowercase().contains(&format!(
+                    "x-amzn-errortype: {}",
+                    error_type.to_ascii_lowercase()
+                )),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(f.backend.hits(), 0);
+}
+
 #[test]
 fn check_reports_bad_policies_with_their_line() {
     let dir = TempDir::new("tollgate-iam-check");

@@ -224,20 +224,40 @@ fn not_authorized(who: &str, arn: &str, d: Decision) -> String {
     )
 }
 
-fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
-    let expected = Expected {
+impl From<verify::SigV4Error> for Denial {
+    fn from(e: verify::SigV4Error) -> Denial {
+        let (kind, error_type, message) = e.response();
+        Denial {
+            kind,
+            error_type,
+            message: Some(message.into_owned()),
+        }
+    }
+}
+
+fn expected<'a>(api: &Api<'a>) -> Expected<'a> {
+    Expected {
         region: api.region,
         service: "execute-api",
-    };
-    let verified =
-        verify::verify(&req.signed, &expected, req.now, |k| users.lookup(k)).map_err(|e| {
-            let (kind, error_type, message) = e.response();
-            Denial {
-                kind,
-                error_type,
-                message: Some(message.into_owned()),
-            }
-        })?;
+    }
+}
+
+/// An AWS_IAM request's checks that need no body ([`verify::precheck`]): run before the body
+/// is read, so that a caller without valid credentials cannot make the gateway buffer one.
+/// `signed.body` is not looked at.
+pub fn precheck_iam(
+    api: &Api,
+    users: &IamUsers,
+    signed: &SignedRequest,
+    now: SystemTime,
+) -> Result<(), Denial> {
+    Ok(verify::precheck(signed, &expected(api), now, |k| {
+        users.lookup(k)
+    })?)
+}
+
+fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
+    let verified = verify::verify(&req.signed, &expected(api), req.now, |k| users.lookup(k))?;
     let user: &IamUser = verified.caller;
     let decide = |action| {
         let identity = user.evaluate(&policy_request(req, action, user.caller()));

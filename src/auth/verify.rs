@@ -194,6 +194,34 @@ pub fn verify<'k, U>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Verified<'k, U>, SigV4Error> {
+    check(req, expected, now, lookup)?.signature(req)
+}
+
+/// The checks that need no body: the signature is readable, scoped to the API, in time, by
+/// a known key with its session token, and signs the host. A request that fails them is
+/// refused before its body is read; `req.body` is not looked at.
+pub fn precheck<'k, U: 'k>(
+    req: &SignedRequest,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<(), SigV4Error> {
+    check(req, expected, now, lookup).map(drop)
+}
+
+/// A claim that passed [`check`]: only the signature itself is left to compare.
+struct Checked<'a, 'k, U: 'k> {
+    claim: Claim<'a>,
+    caller: &'k U,
+    secret: &'k SecretKey,
+}
+
+fn check<'a, 'k, U: 'k>(
+    req: &SignedRequest<'a>,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<Checked<'a, 'k, U>, SigV4Error> {
     let claim = match req.header("authorization") {
         Some(auth) => parse_header_form(req, auth)?,
         None if is_presigned(req.query) => parse_query_form(req)?,
@@ -219,31 +247,48 @@ pub fn verify<'k, U>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
-    let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
-    let headers = canonical_headers(req, &claim.signed_headers);
-    let payload_hash = sigv4::sha256_hex(req.body);
-    let mut first: Option<(String, String)> = None;
-    for variant in Variant::ALL {
-        let Some(creq) = canonical_request(req, &claim, &headers, &payload_hash, variant) else {
-            continue;
-        };
-        let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
-        let sig = sigv4::signature(&key.key, &sts);
-        if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
-            return Ok(Verified {
-                caller,
-                access_key_id: claim.access_key_id.into_owned(),
-                form: claim.form,
-            });
-        }
-        first.get_or_insert((creq, sts));
-    }
-    let (canonical_request, string_to_sign) = first.unwrap_or_default();
-    Err(SigV4Error::Mismatch {
-        canonical_request,
-        string_to_sign,
+    Ok(Checked {
+        claim,
+        caller,
+        secret,
     })
+}
+
+impl<'k, U> Checked<'_, 'k, U> {
+    /// Compares the signature over `req`, body included, for each canonical variant.
+    fn signature(self, req: &SignedRequest) -> Result<Verified<'k, U>, SigV4Error> {
+        let Checked {
+            claim,
+            caller,
+            secret,
+        } = self;
+        let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
+        let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
+        let headers = canonical_headers(req, &claim.signed_headers);
+        let payload_hash = sigv4::sha256_hex(req.body);
+        let mut first: Option<(String, String)> = None;
+        for variant in Variant::ALL {
+            let Some(creq) = canonical_request(req, &claim, &headers, &payload_hash, variant)
+            else {
+                continue;
+            };
+            let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
+            let sig = sigv4::signature(&key.key, &sts);
+            if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
+                return Ok(Verified {
+                    caller,
+                    access_key_id: claim.access_key_id.into_owned(),
+                    form: claim.form,
+                });
+            }
+            first.get_or_insert((creq, sts));
+        }
+        let (canonical_request, string_to_sign) = first.unwrap_or_default();
+        Err(SigV4Error::Mismatch {
+            canonical_request,
+            string_to_sign,
+        })
+    }
 }
 
 /// AWS reads an `Authorization` header even when no method matched: one that is not
@@ -701,6 +746,45 @@ mod tests {
             Err(SigV4Error::Invalid(
                 "Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T124101Z - 300 sec.)".into()
             ))
+        );
+    }
+
+    /// The checks before the body: everything but the signature, the body not looked at.
+    #[test]
+    fn precheck_needs_no_body() {
+        let keys = Keys::one(None);
+        let lookup = |k: &str| keys.0.iter().find(|(id, _)| id == k).map(|(id, s)| (id, s));
+        let now = t("20150830T123600Z");
+        let h = vector1_headers(VECTOR1_AUTH);
+        let post = SignedRequest {
+            method: "POST",
+            path: "/prod/pets/42",
+            query: "type=dog&page=2",
+            headers: &h,
+            body: b"not what was signed",
+        };
+        assert_eq!(precheck(&post, &EXEC, now, lookup), Ok(()));
+        assert!(matches!(
+            verify(&post, &EXEC, now, lookup),
+            Err(SigV4Error::Mismatch { .. })
+        ));
+        let other = VECTOR1_AUTH.replace("AKIDEXAMPLE", "AKIDOTHER");
+        let h = vector1_headers(&other);
+        let stranger = SignedRequest {
+            headers: &h,
+            ..post
+        };
+        assert_eq!(
+            precheck(&stranger, &EXEC, now, lookup),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+        assert!(matches!(
+            precheck(&post, &EXEC, t("20150830T124200Z"), lookup),
+            Err(SigV4Error::Invalid(_))
+        ));
+        assert_eq!(
+            precheck(&get("/prod/x", "", &[]), &EXEC, now, lookup),
+            Err(SigV4Error::Missing)
         );
     }
 
