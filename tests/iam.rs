@@ -783,6 +783,14 @@ fn check_reports_bad_policies_with_their_line() {
                 resources:
                   /x: {GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}}
                 stages: [{stageName: s}]
+              - id: b
+                policy:
+                  Statement:
+                    - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*"}
+                    - {Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*", Condition: {StringNotEquals: {aws:SourceVpc: vpc-1}}}
+                resources:
+                  /x: {GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}}
+                stages: [{stageName: s}]
             "#,
         ),
     );
@@ -803,6 +811,12 @@ fn check_reports_bad_policies_with_their_line() {
     assert!(
         text.contains(&format!("{file}:11:"))
             && text.contains("Statement[0]: a resource policy statement needs a `Principal`"),
+        "{text}"
+    );
+    // A condition on a key the gateway cannot evaluate would never deny: refused.
+    assert!(
+        text.contains(&format!("{file}:17:"))
+            && text.contains("Statement[1]: unsupported condition key `aws:SourceVpc`"),
         "{text}"
     );
 }

@@ -54,6 +54,21 @@ pub struct Request<'a> {
     pub secure_transport: bool,
 }
 
+/// The condition keys a policy may test, as AWS spells them: the ones [`Request`] knows. A
+/// policy naming another key is refused at load, since its condition could never be
+/// evaluated (a Deny on it would never apply).
+pub const CONDITION_KEYS: [&str; 9] = [
+    "aws:SourceIp",
+    "aws:UserAgent",
+    "aws:Referer",
+    "aws:SecureTransport",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:username",
+    "aws:userid",
+    "aws:PrincipalType",
+];
+
 impl Request<'_> {
     /// The value of a global condition key (lower-cased name) for this request.
     fn key(&self, key: &str) -> Option<String> {
@@ -376,6 +391,12 @@ fn conditions(v: &Value) -> Result<Vec<Condition>, String> {
             return Err(format!("`{name}` must map condition keys to values"));
         };
         for (key, vals) in keys {
+            if !CONDITION_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                return Err(format!(
+                    "unsupported condition key `{key}` (supported: {})",
+                    CONDITION_KEYS.join(", ")
+                ));
+            }
             let list = strings(vals, key)?;
             let values = match op {
                 Op::IpAddress => Values::Networks(
@@ -597,6 +618,20 @@ mod tests {
         assert_eq!(evaluate_all(&[], &req), Decision::ImplicitDeny);
     }
 
+    /// Every supported key has a value for some request (names compare case-insensitively).
+    #[test]
+    fn supported_keys_are_read() {
+        let req = Request {
+            user_agent: Some("ua"),
+            referer: Some("r"),
+            caller: alice("123456789012"),
+            ..anon("127.0.0.1")
+        };
+        for key in CONDITION_KEYS {
+            assert!(req.key(&key.to_ascii_lowercase()).is_some(), "{key}");
+        }
+    }
+
     #[test]
     fn condition_keys_absent_and_if_exists() {
         let p = Policy::compile(
@@ -660,6 +695,24 @@ mod tests {
             ),
         ] {
             assert_eq!(Policy::compile(&doc, attached).unwrap_err(), msg);
+        }
+        // Keys the evaluator cannot read, typos included, in any operator.
+        for (op, key) in [
+            ("StringEquals", "aws:SourceVpc"),
+            ("StringNotEquals", "aws:PrincipalOrgID"),
+            ("StringLike", "aws:PrincipalTag/team"),
+            ("NotIpAddress", "aws:SourceIps"),
+            ("Bool", "aws:MultiFactorAuthPresent"),
+        ] {
+            let doc = json!({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{op:{key:"10.0.0.0/8"}}}]});
+            let e = Policy::compile(&doc, RES).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "Statement[0]: unsupported condition key `{key}` (supported: aws:SourceIp, "
+                )),
+                "{e}"
+            );
         }
         // The stringified form AWS stores.
         let s = json!("{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"*\",\"Resource\":\"*\"}]}");
