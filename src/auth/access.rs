@@ -64,6 +64,9 @@ pub struct Request<'a> {
     pub referer: Option<&'a str>,
     pub secure_transport: bool,
     pub now: SystemTime,
+    /// The request asks a cached method for a fresh response (`Cache-Control: max-age=0`):
+    /// whether the caller may is worth deciding.
+    pub invalidation_requested: bool,
 }
 
 /// `$context.identity.*` of an IAM caller.
@@ -80,8 +83,9 @@ pub struct IamIdentity {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Grant {
     pub iam: Option<IamIdentity>,
-    /// The caller may send `Cache-Control: max-age=0`: an IAM caller allowed
-    /// `execute-api:InvalidateCache` on the method ARN.
+    /// The caller may send `Cache-Control: max-age=0`: an IAM caller of the API's account
+    /// allowed `execute-api:InvalidateCache` on the method ARN (cross-account invalidation is
+    /// not supported). Decided only when the request asks for it.
     pub may_invalidate_cache: bool,
 }
 
@@ -289,7 +293,9 @@ fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, De
             user: user.user_id.clone(),
             user_arn: user.arn.clone(),
         }),
-        may_invalidate_cache: decide(INVALIDATE_CACHE) == Decision::Allow,
+        may_invalidate_cache: req.invalidation_requested
+            && user.account_id == api.account
+            && decide(INVALIDATE_CACHE) == Decision::Allow,
     })
 }
 
@@ -334,7 +340,7 @@ mod tests {
                     "AKIDCAROL",
                     Some("210987654321"),
                     vec![json!({"Statement":[
-                    {"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]})],
+                    {"Effect":"Allow","Action":"execute-api:*","Resource":"*"}]})],
                 ),
                 u("dave", "AKIDDAVE", None, vec![]),
             ],
@@ -424,6 +430,7 @@ mod tests {
             referer: None,
             secure_transport: false,
             now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+            invalidation_requested: true,
         };
         authorize(&api, &users(), &req)
     }
@@ -520,15 +527,17 @@ mod tests {
         .is_ok());
         // Table B: a cross-account user needs both.
         let allow_carol = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},
-            "Action":"execute-api:Invoke","Resource":"execute-api:/*"}]});
-        assert!(run(
+            "Action":"execute-api:*","Resource":"execute-api:/*"}]});
+        let g = run(
             Some(allow_carol),
             I,
             Some(("carol", "AKIDCAROL")),
             "/prod/pets",
-            "1.2.3.4"
+            "1.2.3.4",
         )
-        .is_ok());
+        .unwrap();
+        // Both policies allow InvalidateCache, but not across accounts.
+        assert!(!g.may_invalidate_cache);
         let other = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/dave"},
             "Action":"execute-api:Invoke","Resource":"execute-api:/*"}]});
         assert_eq!(
@@ -618,6 +627,7 @@ mod tests {
             referer: None,
             secure_transport: false,
             now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+            invalidation_requested: false,
         };
         after_authorizer(&api, &req, d)
     }

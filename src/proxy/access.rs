@@ -176,6 +176,15 @@ pub async fn control(
         referer: header("referer"),
         secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
         now: ctx.info.start,
+        invalidation_requested: authorization == AuthorizationType::AwsIam
+            && api.stages[s].cache.is_some()
+            && api.stages[s].methods[m].cache.is_some()
+            && crate::cache::policy::wants_refresh(
+                req.headers
+                    .get_all(http::header::CACHE_CONTROL)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ),
     };
     let mut decided = access::authorize(&api_access, &snap.iam, &request);
     if decided.is_ok()
