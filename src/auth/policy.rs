@@ -349,6 +349,12 @@ fn principals(v: &Value) -> Result<Principals, String> {
                         if p == "*" {
                             return Ok(Principals::Anyone);
                         }
+                        if p.contains(['*', '?']) {
+                            return Err(format!(
+                                "invalid principal `{p}`: a principal ARN takes no wildcards \
+                                 (`*` alone, or a StringLike condition on aws:PrincipalArn)"
+                            ));
+                        }
                         if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
                             arns.push(format!("arn:aws:iam::{p}:root"));
                         } else {
@@ -692,6 +698,16 @@ mod tests {
                 json!({"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"300.0.0.1"}}}]}),
                 Attached::Identity,
                 "Statement[0]: `300.0.0.1` is not an IP address or CIDR block",
+            ),
+            (
+                json!({"Statement":[{"Effect":"Deny","Principal":{"AWS":["arn:aws:iam::123456789012:user/*"]},"Action":"*","Resource":"*"}]}),
+                RES,
+                "Statement[0]: invalid principal `arn:aws:iam::123456789012:user/*`: a principal ARN takes no wildcards (`*` alone, or a StringLike condition on aws:PrincipalArn)",
+            ),
+            (
+                json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::12345678901?:root"},"Action":"*","Resource":"*"}]}),
+                RES,
+                "Statement[0]: invalid principal `arn:aws:iam::12345678901?:root`: a principal ARN takes no wildcards (`*` alone, or a StringLike condition on aws:PrincipalArn)",
             ),
         ] {
             assert_eq!(Policy::compile(&doc, attached).unwrap_err(), msg);
