@@ -33,13 +33,23 @@ pub enum AuthorizationType {
 }
 
 impl AuthorizationType {
-    /// AWS's names; anything else is `NONE` (config validation rejects unknown names).
-    pub fn parse(s: &str) -> AuthorizationType {
+    /// AWS's names; None for any other.
+    pub fn parse(s: &str) -> Option<AuthorizationType> {
         match s {
-            "AWS_IAM" => AuthorizationType::AwsIam,
-            "CUSTOM" => AuthorizationType::Custom,
-            "COGNITO_USER_POOLS" => AuthorizationType::CognitoUserPools,
-            _ => AuthorizationType::None,
+            "NONE" => Some(AuthorizationType::None),
+            "AWS_IAM" => Some(AuthorizationType::AwsIam),
+            "CUSTOM" => Some(AuthorizationType::Custom),
+            "COGNITO_USER_POOLS" => Some(AuthorizationType::CognitoUserPools),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationType::None => "NONE",
+            AuthorizationType::AwsIam => "AWS_IAM",
+            AuthorizationType::Custom => "CUSTOM",
+            AuthorizationType::CognitoUserPools => "COGNITO_USER_POOLS",
         }
     }
 }
@@ -441,6 +451,16 @@ mod tests {
             error_type: "AccessDeniedException",
             message: Some(message.into()),
         })
+    }
+
+    #[test]
+    fn authorization_types_by_name() {
+        use AuthorizationType::*;
+        for t in [None, AwsIam, Custom, CognitoUserPools] {
+            assert_eq!(AuthorizationType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(AuthorizationType::parse("aws_iam"), Option::None);
+        assert_eq!(AuthorizationType::parse("JWT"), Option::None);
     }
 
     #[test]

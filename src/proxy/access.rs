@@ -74,7 +74,7 @@ pub async fn control(
         return Ok(());
     };
     let api = &snap.apis[a];
-    let authorization = AuthorizationType::parse(&api.methods[m].authorization_type);
+    let authorization = api.methods[m].authorization_type;
     if authorization == AuthorizationType::None && api.resource_policy.is_none() {
         return Ok(());
     }
