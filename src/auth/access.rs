@@ -14,7 +14,8 @@
 //!   ([`after_authorizer`]).
 //!
 //! [`authorize`] is everything before the authorizer runs; the authorizer itself is
-//! [`super::authorizers`].
+//! [`super::authorizers`]. [`precheck_iam`] is the part of an AWS_IAM verification that
+//! needs no body, run before the body is read.
 
 use super::iam::{IamUser, IamUsers};
 use super::policy::{self, Caller, Decision, Policy};
@@ -154,7 +155,7 @@ pub fn table_b(caller: Decision, resource: Decision) -> Decision {
 
 /// COGNITO_USER_POOLS after the token checked out: with a resource policy, only its explicit
 /// Allow lets the request through.
-pub fn cognito_with_resource_policy(api: &Api, req: &Request) -> Result<(), Denial> {
+fn cognito_with_resource_policy(api: &Api, req: &Request) -> Result<(), Denial> {
     resource_policy_allows_anonymous(api, req)
 }
 

@@ -217,6 +217,7 @@ impl Policy {
 
     /// Whether some statement names `caller` (not `*`) as its principal: such a resource
     /// policy turns away callers without IAM credentials.
+    #[cfg(test)]
     pub fn names_principals(&self) -> bool {
         self.statements
             .iter()

@@ -109,6 +109,7 @@ pub struct Verified<'k, U> {
     /// What the lookup returned for the access key.
     pub caller: &'k U,
     pub access_key_id: String,
+    #[cfg(test)]
     pub form: Form,
 }
 
@@ -278,6 +279,7 @@ impl<'k, U> Checked<'_, 'k, U> {
                 return Ok(Verified {
                     caller,
                     access_key_id: claim.access_key_id.into_owned(),
+                    #[cfg(test)]
                     form: claim.form,
                 });
             }
