@@ -48,13 +48,14 @@ pub struct Expected<'a> {
     pub service: &'a str,
 }
 
-/// A caller's secret with its derived signing key cached for the last (date, region,
-/// service) it signed with: one lock-free load per request, a derivation once a day.
+/// A caller's secret with its derived signing keys cached for the last two (date, region,
+/// service) it signed with, so that clients either side of UTC midnight do not take turns
+/// re-deriving: lock-free loads per request, a derivation once a day.
 pub struct SecretKey {
     secret: String,
     /// The session token the caller must present (temporary credentials).
     pub session_token: Option<String>,
-    cached: ArcSwapOption<CachedKey>,
+    cached: [ArcSwapOption<CachedKey>; 2],
 }
 
 struct CachedKey {
@@ -75,14 +76,16 @@ impl SecretKey {
         SecretKey {
             secret: secret.to_string(),
             session_token: session_token.map(str::to_string),
-            cached: ArcSwapOption::empty(),
+            cached: [ArcSwapOption::empty(), ArcSwapOption::empty()],
         }
     }
 
     fn signing_key(&self, date: &str, region: &str, service: &str) -> Arc<CachedKey> {
-        if let Some(c) = self.cached.load_full() {
-            if c.date == date && c.region == region && c.service == service {
-                return c;
+        for slot in &self.cached {
+            if let Some(c) = slot.load_full() {
+                if c.date == date && c.region == region && c.service == service {
+                    return c;
+                }
             }
         }
         let fresh = Arc::new(CachedKey {
@@ -91,7 +94,15 @@ impl SecretKey {
             service: service.to_string(),
             key: sigv4::signing_key(&self.secret, date, region, service),
         });
-        self.cached.store(Some(fresh.clone()));
+        // The empty slot, else the one with the older date.
+        let [a, b] = &self.cached;
+        let older = match (a.load().as_deref(), b.load().as_deref()) {
+            (None, _) => a,
+            (_, None) => b,
+            (Some(x), Some(y)) if x.date <= y.date => a,
+            _ => b,
+        };
+        older.store(Some(fresh.clone()));
         fresh
     }
 }
@@ -1016,6 +1027,29 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = s.signing_key("20150831", "us-east-1", "execute-api");
         assert!(!Arc::ptr_eq(&a, &c));
+        // Callers either side of midnight alternate: both days stay cached.
+        assert!(Arc::ptr_eq(
+            &a,
+            &s.signing_key("20150830", "us-east-1", "execute-api")
+        ));
+        assert!(Arc::ptr_eq(
+            &c,
+            &s.signing_key("20150831", "us-east-1", "execute-api")
+        ));
+        // A third day replaces the oldest.
+        let d = s.signing_key("20150901", "us-east-1", "execute-api");
+        assert!(Arc::ptr_eq(
+            &c,
+            &s.signing_key("20150831", "us-east-1", "execute-api")
+        ));
+        assert!(Arc::ptr_eq(
+            &d,
+            &s.signing_key("20150901", "us-east-1", "execute-api")
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &s.signing_key("20150830", "us-east-1", "execute-api")
+        ));
         assert_eq!(
             sigv4::signature(&c.key, "x"),
             sigv4::signature(
