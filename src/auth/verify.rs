@@ -278,12 +278,41 @@ impl<'k, U> Checked<'_, 'k, U> {
         let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let headers = canonical_headers(req, &claim.signed_headers);
         let payload_hash = sigv4::sha256_hex(req.body);
+        // Each canonical piece once; the variants combine them.
+        let as_is = sigv4::Settings {
+            normalize_path: false,
+            ..sigv4::Settings::DEFAULT
+        };
+        let normalized = sigv4::normalize_path(req.path);
+        let raw_uri = (normalized != req.path).then(|| sigv4::canonical_uri(req.path, &as_is));
+        let normalized_uri = sigv4::canonical_uri(&normalized, &as_is);
+        let (query, query_without_token) = match claim.form {
+            Form::Header => (sigv4::canonical_query(req.query), None),
+            Form::Query => (
+                sigv4::canonical_query_without(req.query, |k| k == "X-Amz-Signature"),
+                claim.session_token.is_some().then(|| {
+                    sigv4::canonical_query_without(req.query, |k| {
+                        k == "X-Amz-Signature" || k == "X-Amz-Security-Token"
+                    })
+                }),
+            ),
+        };
         let mut first: Option<(String, String)> = None;
-        for variant in Variant::ALL {
-            let Some(creq) = canonical_request(req, &claim, &headers, &payload_hash, variant)
-            else {
-                continue;
+        for v in Variant::ALL {
+            let uri = match (v.normalize_path, &raw_uri) {
+                (true, _) => &normalized_uri,
+                (false, Some(raw)) => raw,
+                (false, None) => continue,
             };
+            let query = match (v.token_in_query, &query_without_token) {
+                (true, _) => &query,
+                (false, Some(q)) => q,
+                (false, None) => continue,
+            };
+            let creq = format!(
+                "{}\n{uri}\n{query}\n{headers}\n{}\n{payload_hash}",
+                req.method, claim.signed_headers
+            );
             let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
             let sig = sigv4::signature(&key.key, &sts);
             if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
@@ -608,42 +637,6 @@ impl Variant {
             token_in_query: false,
         },
     ];
-}
-
-/// The canonical request for one variant; None when the variant is the same as an earlier
-/// one for this request.
-fn canonical_request(
-    req: &SignedRequest,
-    claim: &Claim,
-    headers: &str,
-    payload_hash: &str,
-    v: Variant,
-) -> Option<String> {
-    let normalized_differs = sigv4::normalize_path(req.path) != req.path;
-    if !v.normalize_path && !normalized_differs {
-        return None;
-    }
-    let has_token = claim.form == Form::Query && claim.session_token.is_some();
-    if !v.token_in_query && !has_token {
-        return None;
-    }
-    let uri = sigv4::canonical_uri(
-        req.path,
-        &sigv4::Settings {
-            normalize_path: v.normalize_path,
-            ..sigv4::Settings::DEFAULT
-        },
-    );
-    let query = match claim.form {
-        Form::Header => sigv4::canonical_query(req.query),
-        Form::Query => sigv4::canonical_query_without(req.query, |k| {
-            k == "X-Amz-Signature" || (!v.token_in_query && k == "X-Amz-Security-Token")
-        }),
-    };
-    Some(format!(
-        "{}\n{uri}\n{query}\n{headers}\n{}\n{payload_hash}",
-        req.method, claim.signed_headers
-    ))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
