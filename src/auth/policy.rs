@@ -69,9 +69,31 @@ pub const CONDITION_KEYS: [&str; 9] = [
     "aws:PrincipalType",
 ];
 
-impl Request<'_> {
+/// A condition key's value for one request, borrowed or typed: nothing is formatted to be
+/// compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx<'a> {
+    Str(&'a str),
+    Ip(IpAddr),
+    Bool(bool),
+}
+
+impl Ctx<'_> {
+    /// The value as the string operators see it.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match *self {
+            Ctx::Str(s) => Cow::Borrowed(s),
+            Ctx::Bool(true) => Cow::Borrowed("true"),
+            Ctx::Bool(false) => Cow::Borrowed("false"),
+            Ctx::Ip(ip) => Cow::Owned(ip.to_string()),
+        }
+    }
+}
+
+impl<'a> Request<'a> {
     /// The value of a global condition key (lower-cased name) for this request.
-    fn key(&self, key: &str) -> Option<String> {
+    fn key(&self, key: &str) -> Option<Ctx<'a>> {
         let iam = match self.caller {
             Caller::Iam {
                 arn,
@@ -82,15 +104,15 @@ impl Request<'_> {
             Caller::Anonymous => None,
         };
         match key {
-            "aws:sourceip" => self.source_ip.map(|ip| ip.to_canonical().to_string()),
-            "aws:useragent" => self.user_agent.map(str::to_string),
-            "aws:referer" => self.referer.map(str::to_string),
-            "aws:securetransport" => Some(self.secure_transport.to_string()),
-            "aws:principalaccount" => iam.map(|i| i.1.to_string()),
-            "aws:principalarn" => iam.map(|i| i.0.to_string()),
-            "aws:username" => iam.map(|i| i.2.to_string()),
-            "aws:userid" => iam.map(|i| i.3.to_string()),
-            "aws:principaltype" => iam.map(|_| "User".to_string()),
+            "aws:sourceip" => self.source_ip.map(|ip| Ctx::Ip(ip.to_canonical())),
+            "aws:useragent" => self.user_agent.map(Ctx::Str),
+            "aws:referer" => self.referer.map(Ctx::Str),
+            "aws:securetransport" => Some(Ctx::Bool(self.secure_transport)),
+            "aws:principalaccount" => iam.map(|i| Ctx::Str(i.1)),
+            "aws:principalarn" => iam.map(|i| Ctx::Str(i.0)),
+            "aws:username" => iam.map(|i| Ctx::Str(i.2)),
+            "aws:userid" => iam.map(|i| Ctx::Str(i.3)),
+            "aws:principaltype" => iam.map(|_| Ctx::Str("User")),
             _ => None,
         }
     }
@@ -462,13 +484,26 @@ impl Condition {
             return self.if_exists || self.negated;
         };
         let any = match (&self.values, self.op) {
-            (Values::Strings(v), Op::StringEquals | Op::Bool) => v.contains(&actual),
-            (Values::Strings(v), _) => v.iter().any(|x| x.eq_ignore_ascii_case(&actual)),
-            (Values::Patterns(p), _) => p.iter().any(|x| x.matches(&actual)),
-            (Values::Networks(n), _) => match actual.parse::<IpAddr>() {
-                Ok(ip) => n.iter().any(|&net| in_network(ip, net)),
-                Err(_) => false,
-            },
+            (Values::Strings(v), Op::StringEquals | Op::Bool) => {
+                let actual = actual.text();
+                v.iter().any(|x| *x == actual)
+            }
+            (Values::Strings(v), _) => {
+                let actual = actual.text();
+                v.iter().any(|x| x.eq_ignore_ascii_case(&actual))
+            }
+            (Values::Patterns(p), _) => {
+                let actual = actual.text();
+                p.iter().any(|x| x.matches(&actual))
+            }
+            (Values::Networks(n), _) => {
+                let ip = match actual {
+                    Ctx::Ip(ip) => Some(ip),
+                    Ctx::Str(s) => s.parse::<IpAddr>().ok(),
+                    Ctx::Bool(_) => None,
+                };
+                ip.is_some_and(|ip| n.iter().any(|&net| in_network(ip, net)))
+            }
         };
         any != self.negated
     }
@@ -637,6 +672,27 @@ mod tests {
         for key in CONDITION_KEYS {
             assert!(req.key(&key.to_ascii_lowercase()).is_some(), "{key}");
         }
+    }
+
+    /// Typed values: `Bool` on a flag, strings and IP ranges on an address.
+    #[test]
+    fn typed_condition_values() {
+        let p = Policy::compile(
+            &json!({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+                {"Effect":"Allow","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{"StringLike":{"aws:SourceIp":"10.1.*"}}}]}),
+            RES,
+        )
+        .unwrap();
+        let tls = |ip: &str| Request {
+            secure_transport: true,
+            ..anon(ip)
+        };
+        assert_eq!(p.evaluate(&anon("10.1.2.3")), Decision::ExplicitDeny);
+        assert_eq!(p.evaluate(&tls("10.1.2.3")), Decision::Allow);
+        assert_eq!(p.evaluate(&tls("::ffff:10.1.2.3")), Decision::Allow);
+        assert_eq!(p.evaluate(&tls("10.2.0.1")), Decision::ImplicitDeny);
     }
 
     #[test]
