@@ -238,6 +238,9 @@ pub struct RouteMatch<'r, 'p> {
     /// The matched resource's template, e.g. `/pets/{petId}`.
     pub resource_path: &'r str,
     pub params: PathParams<'r, 'p>,
+    /// The bytes of the searched path the resource matched: the path as routed, without
+    /// its leading slashes and one trailing slash (`pets/42` for `//pets/42/`).
+    pub matched: std::ops::Range<usize>,
 }
 
 /// An immutable API Gateway resource tree; see the module docs.
@@ -514,6 +517,7 @@ impl Router {
             method_id,
             resource_path: &self.nodes[node as usize].template,
             params,
+            matched: start..start + path.len(),
         })
     }
 
@@ -949,6 +953,28 @@ mod tests {
         let m = root.find(Get, "/").unwrap();
         assert!(m.params.is_empty());
         assert_eq!(m.params.len(), 0);
+    }
+
+    #[test]
+    fn matched_is_the_path_as_routed() {
+        let r = router(&[
+            ("/", &[(key(Get), 0)]),
+            ("/secret", &[(key(Get), 1)]),
+            ("/{proxy+}", &[(key(Get), 2)]),
+        ]);
+        for (path, matched) in [
+            ("/secret", "secret"),
+            ("/secret/", "secret"),
+            ("//secret", "secret"),
+            ("///secret/", "secret"),
+            ("/", ""),
+            ("//", ""),
+            ("", ""),
+            ("/a//b/", "a//b"),
+        ] {
+            let m = r.find(Get, path).unwrap();
+            assert_eq!(&path[m.matched], matched, "{path}");
+        }
     }
 
     #[test]

@@ -392,25 +392,6 @@ fn expect_continue_on_a_refused_request_gets_the_final_answer() {
     assert!(conn.is_closed_by_peer(Duration::from_secs(2)) || head.contains("close"));
 }
 
-/// Reads what the server sent within `wait` on a connection where nothing has been read yet,
-/// up to the end of one header block (`None` if nothing came).
-fn read_interim(conn: &Conn, wait: Duration) -> Option<String> {
-    use std::io::Read;
-    let mut stream = conn.stream();
-    stream.set_read_timeout(Some(wait)).expect("timeout");
-    let deadline = Instant::now() + wait;
-    let mut got = Vec::new();
-    let mut byte = [0u8; 1];
-    while Instant::now() < deadline && !got.ends_with(b"\r\n\r\n") {
-        match stream.read(&mut byte) {
-            Ok(1) => got.push(byte[0]),
-            _ => break,
-        }
-    }
-    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
-    (!got.is_empty()).then(|| String::from_utf8_lossy(&got).into_owned())
-}
-
 /// A request carrying `Upgrade` that is not a WebSocket handshake is proxied as a plain request
 /// and the backend does not see `Upgrade`.
 #[test]

@@ -23,6 +23,7 @@ const API: &str = r#"
               Statement:
                 - {Effect: Allow, Action: "execute-api:*", Resource: "arn:aws:execute-api:*:*:iamapi/*"}
                 - {Effect: Deny, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamapi/*/GET/secret"}
+                - {Effect: Deny, Action: "execute-api:Invoke", Resource: "arn:aws:execute-api:*:*:iamapi/*/GET/"}
         - name: bob
           accessKeyId: AKIDBOB
           secretAccessKey: bob-secret
@@ -49,6 +50,10 @@ const API: &str = r#"
               Resource: "execute-api:/test/GET/remote"
               Condition: {NotIpAddress: {aws:SourceIp: "127.0.0.0/8"}}
         resources:
+          /:
+            GET:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
           /pets:
             GET:
               authorizationType: AWS_IAM
@@ -629,6 +634,134 @@ fn identity_and_resource_policies_decide() {
     assert_eq!(f.backend.hits(), 1);
 }
 
+/// The method ARN names the path as routed (leading slashes and one trailing slash
+/// dropped): extra slashes do not step around an explicit Deny.
+#[test]
+fn extra_slashes_do_not_escape_a_deny() {
+    let f = fixture();
+    let gw = &f.gw;
+    let paths = [
+        ("/test/secret/", "secret"),
+        ("/test//secret", "secret"),
+        ("/test///secret/", "secret"),
+        ("/test//", ""),
+        ("/test/", ""),
+    ];
+    let specs: Vec<Value> = paths.iter().map(|(p, _)| spec("alice", "GET", p)).collect();
+    let s = botocore(gw, &specs);
+    for ((path, resource), signed) in paths.iter().zip(&s) {
+        assert_eq!(&signed.target, path, "botocore kept the path");
+        refused(
+            &send(gw, "GET", signed, &[], b""),
+            403,
+            "AccessDeniedException",
+            access_denied(
+                &format!("arn:aws:iam::{ACCOUNT}:user/alice"),
+                &arn("GET", resource),
+                true,
+            ),
+        );
+    }
+    assert_eq!(f.backend.hits(), 0);
+}
+
+/// The raw request head for `s` to `gw` with extra header lines (`Name: value\r\n` each).
+fn head(gw: &Gateway, method: &str, s: &Signed, extra: &str) -> String {
+    let mut h = format!("{method} {} HTTP/1.1\r\nHost: {}\r\n", s.target, gw.addr);
+    for (k, v) in &s.headers {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str(extra);
+    h.push_str("\r\n");
+    h
+}
+
+/// A signed request whose client waits for `100 Continue` before sending its body gets it
+/// once, before the body is read and verified, and no second one.
+#[test]
+fn signed_bodies_behind_expect_continue() {
+    let f = fixture();
+    let s = botocore(
+        &f.gw,
+        &[with(
+            spec("alice", "POST", "/test/pets"),
+            "body",
+            json!("hello"),
+        )],
+    );
+    let mut conn = Conn::open(f.gw.addr);
+    let h = head(
+        &f.gw,
+        "POST",
+        &s[0],
+        "Content-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n",
+    );
+    conn.write(h.as_bytes()).unwrap();
+    assert_eq!(
+        read_interim(&conn, std::time::Duration::from_millis(1500)).as_deref(),
+        Some("HTTP/1.1 100 Continue\r\n\r\n"),
+        "no 100 Continue before the body"
+    );
+    conn.write(b"hello").unwrap();
+    // The final answer next: no second 100.
+    let answer = read_interim(&conn, std::time::Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(f.backend.last_request().unwrap().body_str(), "hello");
+}
+
+/// Credentials are checked before the body is read: a caller with an unknown key, a scope
+/// for another region or a stale date is answered at once, its body never awaited.
+#[test]
+fn bad_credentials_are_refused_before_the_body() {
+    let f = fixture();
+    let gw = &f.gw;
+    let stranger = json!({"mode": "header", "method": "POST", "path": "/test/pets",
+        "key": "AKIDNOBODY", "secret": "x", "body": "hello"});
+    let s = botocore(
+        gw,
+        &[
+            stranger,
+            with(
+                with(spec("alice", "POST", "/test/pets"), "body", json!("hello")),
+                "region",
+                json!("eu-west-1"),
+            ),
+            with(
+                with(spec("alice", "POST", "/test/pets"), "body", json!("hello")),
+                "age",
+                json!(900),
+            ),
+        ],
+    );
+    let wanted = [
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidSignatureException",
+    ];
+    for (signed, error_type) in s.iter().zip(wanted) {
+        // A large body announced and never sent; and one behind `Expect`.
+        for extra in [
+            "Content-Length: 10000000\r\n",
+            "Content-Length: 5\r\nExpect: 100-continue\r\n",
+        ] {
+            let mut conn = Conn::open(gw.addr);
+            conn.write(head(gw, "POST", signed, extra).as_bytes())
+                .unwrap();
+            let answer = read_interim(&conn, std::time::Duration::from_secs(3))
+                .unwrap_or_else(|| panic!("no answer without the body ({extra:?})"));
+            assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+            assert!(
+                answer.to_ascii_lowercase().contains(&format!(
+                    "x-amzn-errortype: {}",
+                    error_type.to_ascii_lowercase()
+                )),
+                "{answer}"
+            );
+        }
+    }
+    assert_eq!(f.backend.hits(), 0);
+}
+
 #[test]
 fn check_reports_bad_policies_with_their_line() {
     let dir = TempDir::new("tollgate-iam-check");
@@ -647,6 +780,14 @@ fn check_reports_bad_policies_with_their_line() {
               - id: a
                 policy:
                   Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "execute-api:/*"}]
+                resources:
+                  /x: {GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}}
+                stages: [{stageName: s}]
+              - id: b
+                policy:
+                  Statement:
+                    - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*"}
+                    - {Effect: Deny, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*", Condition: {StringNotEquals: {aws:SourceVpc: vpc-1}}}
                 resources:
                   /x: {GET: {integration: {type: MOCK, requestTemplates: {application/json: '{"statusCode": 200}'}}}}
                 stages: [{stageName: s}]
@@ -670,6 +811,12 @@ fn check_reports_bad_policies_with_their_line() {
     assert!(
         text.contains(&format!("{file}:11:"))
             && text.contains("Statement[0]: a resource policy statement needs a `Principal`"),
+        "{text}"
+    );
+    // A condition on a key the gateway cannot evaluate would never deny: refused.
+    assert!(
+        text.contains(&format!("{file}:17:"))
+            && text.contains("Statement[1]: unsupported condition key `aws:SourceVpc`"),
         "{text}"
     );
 }

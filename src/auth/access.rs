@@ -14,7 +14,8 @@
 //!   ([`after_authorizer`]).
 //!
 //! [`authorize`] is everything before the authorizer runs; the authorizer itself is
-//! [`super::authorizers`].
+//! [`super::authorizers`]. [`precheck_iam`] is the part of an AWS_IAM verification that
+//! needs no body, run before the body is read.
 
 use super::iam::{IamUser, IamUsers};
 use super::policy::{self, Caller, Decision, Policy};
@@ -33,13 +34,23 @@ pub enum AuthorizationType {
 }
 
 impl AuthorizationType {
-    /// AWS's names; anything else is `NONE` (config validation rejects unknown names).
-    pub fn parse(s: &str) -> AuthorizationType {
+    /// AWS's names; None for any other.
+    pub fn parse(s: &str) -> Option<AuthorizationType> {
         match s {
-            "AWS_IAM" => AuthorizationType::AwsIam,
-            "CUSTOM" => AuthorizationType::Custom,
-            "COGNITO_USER_POOLS" => AuthorizationType::CognitoUserPools,
-            _ => AuthorizationType::None,
+            "NONE" => Some(AuthorizationType::None),
+            "AWS_IAM" => Some(AuthorizationType::AwsIam),
+            "CUSTOM" => Some(AuthorizationType::Custom),
+            "COGNITO_USER_POOLS" => Some(AuthorizationType::CognitoUserPools),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorizationType::None => "NONE",
+            AuthorizationType::AwsIam => "AWS_IAM",
+            AuthorizationType::Custom => "CUSTOM",
+            AuthorizationType::CognitoUserPools => "COGNITO_USER_POOLS",
         }
     }
 }
@@ -64,6 +75,9 @@ pub struct Request<'a> {
     pub referer: Option<&'a str>,
     pub secure_transport: bool,
     pub now: SystemTime,
+    /// The request asks a cached method for a fresh response (`Cache-Control: max-age=0`):
+    /// whether the caller may is worth deciding.
+    pub invalidation_requested: bool,
 }
 
 /// `$context.identity.*` of an IAM caller.
@@ -80,8 +94,9 @@ pub struct IamIdentity {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Grant {
     pub iam: Option<IamIdentity>,
-    /// The caller may send `Cache-Control: max-age=0`: an IAM caller allowed
-    /// `execute-api:InvalidateCache` on the method ARN.
+    /// The caller may send `Cache-Control: max-age=0`: an IAM caller of the API's account
+    /// allowed `execute-api:InvalidateCache` on the method ARN (cross-account invalidation is
+    /// not supported). Decided only when the request asks for it.
     pub may_invalidate_cache: bool,
 }
 
@@ -140,7 +155,7 @@ pub fn table_b(caller: Decision, resource: Decision) -> Decision {
 
 /// COGNITO_USER_POOLS after the token checked out: with a resource policy, only its explicit
 /// Allow lets the request through.
-pub fn cognito_with_resource_policy(api: &Api, req: &Request) -> Result<(), Denial> {
+fn cognito_with_resource_policy(api: &Api, req: &Request) -> Result<(), Denial> {
     resource_policy_allows_anonymous(api, req)
 }
 
@@ -224,20 +239,40 @@ fn not_authorized(who: &str, arn: &str, d: Decision) -> String {
     )
 }
 
-fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
-    let expected = Expected {
+impl From<verify::SigV4Error> for Denial {
+    fn from(e: verify::SigV4Error) -> Denial {
+        let (kind, error_type, message) = e.response();
+        Denial {
+            kind,
+            error_type,
+            message: Some(message.into_owned()),
+        }
+    }
+}
+
+fn expected<'a>(api: &Api<'a>) -> Expected<'a> {
+    Expected {
         region: api.region,
         service: "execute-api",
-    };
-    let verified =
-        verify::verify(&req.signed, &expected, req.now, |k| users.lookup(k)).map_err(|e| {
-            let (kind, error_type, message) = e.response();
-            Denial {
-                kind,
-                error_type,
-                message: Some(message.into_owned()),
-            }
-        })?;
+    }
+}
+
+/// An AWS_IAM request's checks that need no body ([`verify::precheck`]): run before the body
+/// is read, so that a caller without valid credentials cannot make the gateway buffer one.
+/// `signed.body` is not looked at.
+pub fn precheck_iam(
+    api: &Api,
+    users: &IamUsers,
+    signed: &SignedRequest,
+    now: SystemTime,
+) -> Result<(), Denial> {
+    Ok(verify::precheck(signed, &expected(api), now, |k| {
+        users.lookup(k)
+    })?)
+}
+
+fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
+    let verified = verify::verify(&req.signed, &expected(api), req.now, |k| users.lookup(k))?;
     let user: &IamUser = verified.caller;
     let decide = |action| {
         let identity = user.evaluate(&policy_request(req, action, user.caller()));
@@ -269,7 +304,9 @@ fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, De
             user: user.user_id.clone(),
             user_arn: user.arn.clone(),
         }),
-        may_invalidate_cache: decide(INVALIDATE_CACHE) == Decision::Allow,
+        may_invalidate_cache: req.invalidation_requested
+            && user.account_id == api.account
+            && decide(INVALIDATE_CACHE) == Decision::Allow,
     })
 }
 
@@ -314,7 +351,7 @@ mod tests {
                     "AKIDCAROL",
                     Some("210987654321"),
                     vec![json!({"Statement":[
-                    {"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]})],
+                    {"Effect":"Allow","Action":"execute-api:*","Resource":"*"}]})],
                 ),
                 u("dave", "AKIDDAVE", None, vec![]),
             ],
@@ -404,6 +441,7 @@ mod tests {
             referer: None,
             secure_transport: false,
             now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+            invalidation_requested: true,
         };
         authorize(&api, &users(), &req)
     }
@@ -414,6 +452,16 @@ mod tests {
             error_type: "AccessDeniedException",
             message: Some(message.into()),
         })
+    }
+
+    #[test]
+    fn authorization_types_by_name() {
+        use AuthorizationType::*;
+        for t in [None, AwsIam, Custom, CognitoUserPools] {
+            assert_eq!(AuthorizationType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(AuthorizationType::parse("aws_iam"), Option::None);
+        assert_eq!(AuthorizationType::parse("JWT"), Option::None);
     }
 
     #[test]
@@ -500,15 +548,17 @@ mod tests {
         .is_ok());
         // Table B: a cross-account user needs both.
         let allow_carol = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"210987654321"},
-            "Action":"execute-api:Invoke","Resource":"execute-api:/*"}]});
-        assert!(run(
+            "Action":"execute-api:*","Resource":"execute-api:/*"}]});
+        let g = run(
             Some(allow_carol),
             I,
             Some(("carol", "AKIDCAROL")),
             "/prod/pets",
-            "1.2.3.4"
+            "1.2.3.4",
         )
-        .is_ok());
+        .unwrap();
+        // Both policies allow InvalidateCache, but not across accounts.
+        assert!(!g.may_invalidate_cache);
         let other = json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:user/dave"},
             "Action":"execute-api:Invoke","Resource":"execute-api:/*"}]});
         assert_eq!(
@@ -598,6 +648,7 @@ mod tests {
             referer: None,
             secure_transport: false,
             now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+            invalidation_requested: false,
         };
         after_authorizer(&api, &req, d)
     }

@@ -80,24 +80,39 @@ impl Pattern {
                 a == b
             }
         };
+        // `si` stays on character boundaries: `?` and a `*` retry step over whole characters.
         let (mut pi, mut si) = (0, 0);
         let mut star: Option<(usize, usize)> = None;
         while si < s.len() {
-            if pi < p.len() && (p[pi] == b'?' || (p[pi] != b'*' && eq(p[pi], s[si]))) {
+            if pi < p.len() && p[pi] == b'?' {
+                pi += 1;
+                si += utf8_len(s[si]);
+            } else if pi < p.len() && p[pi] != b'*' && eq(p[pi], s[si]) {
                 pi += 1;
                 si += 1;
             } else if pi < p.len() && p[pi] == b'*' {
                 star = Some((pi, si));
                 pi += 1;
             } else if let Some((sp, ss)) = star {
+                let next = ss + utf8_len(s[ss]);
                 pi = sp + 1;
-                si = ss + 1;
-                star = Some((sp, ss + 1));
+                si = next;
+                star = Some((sp, next));
             } else {
                 return false;
             }
         }
         p[pi..].iter().all(|&c| c == b'*')
+    }
+}
+
+/// The length of the UTF-8 character that starts with `b`.
+fn utf8_len(b: u8) -> usize {
+    match b {
+        0xF0.. => 4,
+        0xE0.. => 3,
+        0xC0.. => 2,
+        _ => 1,
     }
 }
 
@@ -179,6 +194,13 @@ mod tests {
         assert!(Pattern::exact("").matches(""));
         assert!(!Pattern::exact("").matches("a"));
         assert!(Pattern::exact("a*b*c").matches("aXbYbZc"));
+        // `?` is one character, however many bytes it takes.
+        assert!(Pattern::exact("pets/?").matches("pets/ü"));
+        assert!(Pattern::exact("pets/?/x").matches("pets/€/x"));
+        assert!(!Pattern::exact("pets/??").matches("pets/ü"));
+        assert!(Pattern::exact("*?").matches("𝄞"));
+        assert!(Pattern::exact("*ü?").matches("aüü"));
+        assert!(!Pattern::exact("*?x").matches("ü"));
         assert!(!Pattern::exact("a*b*c").matches("aXbYbZ"));
     }
 }

@@ -3,7 +3,6 @@
 //! method's authorizer for one request and says what it granted or which gateway response
 //! refuses the request.
 
-use super::arn::method_arn;
 use super::authorizer_cache::TtlCache;
 use super::jwt::JwtAuthorizer;
 use super::lambda_authorizer::{
@@ -173,9 +172,10 @@ pub struct Authorized {
 /// `Ok(None)`: no authorizer applies.
 pub async fn authorize(
     view: &RequestView<'_>,
+    method_arn: &str,
     calls: &dyn Calls,
 ) -> Result<Option<Grant>, Failure> {
-    match evaluate(view, calls, false).await? {
+    match evaluate(view, method_arn, calls, false).await? {
         None => Ok(None),
         Some(a) => match a.decision {
             Decision::Allow => Ok(Some(a.grant)),
@@ -188,9 +188,10 @@ pub async fn authorize(
 /// Runs the routed method's authorizer, if it has one, without acting on its policy's
 /// verdict. Errors are the refusals that come before any policy: 401 (missing or invalid
 /// identity, `Unauthorized`) and 500 (authorizer errors). `secure_transport` is
-/// `aws:SecureTransport` for the policy's conditions.
+/// `aws:SecureTransport` for the policy's conditions; `method_arn` the request's.
 pub async fn evaluate(
     view: &RequestView<'_>,
+    method_arn: &str,
     calls: &dyn Calls,
     secure_transport: bool,
 ) -> Result<Option<Authorized>, Failure> {
@@ -209,7 +210,15 @@ pub async fn evaluate(
     };
     let result = match authorizer {
         Authorizer::Lambda { authorizer, .. } => {
-            lambda(authorizer, on_stage, view, calls, secure_transport).await
+            lambda(
+                authorizer,
+                on_stage,
+                view,
+                method_arn,
+                calls,
+                secure_transport,
+            )
+            .await
         }
         Authorizer::Jwt(jwt) => jwt
             .authorize(view, &method.authorization_scopes, calls)
@@ -248,22 +257,11 @@ async fn lambda(
     authorizer: &LambdaAuthorizer,
     on_stage: &StageAuthorizer,
     view: &RequestView<'_>,
+    arn: &str,
     calls: &dyn Calls,
     secure_transport: bool,
 ) -> Result<Authorized, Refusal> {
     let identity = authorizer.identity(view)?;
-    let (Some(api), Some(stage)) = (view.landing.api, view.landing.stage) else {
-        return Err(Refusal::Misconfigured("no stage".into()));
-    };
-    let server = &view.snapshot.server;
-    let arn = method_arn(
-        &server.region,
-        &server.account_id,
-        &api.id,
-        &stage.name,
-        view.http_method,
-        view.resource_path.unwrap_or(""),
-    );
     let now = Instant::now();
     let cached = identity
         .cache_key
@@ -275,7 +273,7 @@ async fn lambda(
             let target = on_stage.function.as_ref().ok_or_else(|| {
                 Refusal::Misconfigured("the authorizer function cannot be reached".into())
             })?;
-            let event = authorizer.event(view, identity.token.as_deref(), &arn);
+            let event = authorizer.event(view, identity.token.as_deref(), arn);
             let invocation = calls
                 .invoke(
                     target,
@@ -314,7 +312,7 @@ async fn lambda(
         },
         decision: output.policy.evaluate(&PolicyRequest {
             action: "execute-api:Invoke",
-            resource: &arn,
+            resource: arn,
             caller: Caller::Anonymous,
             source_ip: view.info.source_ip,
             user_agent: header("user-agent"),
@@ -327,6 +325,7 @@ async fn lambda(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::arn::method_arn;
     use crate::compile::Snapshot;
     use crate::pipeline::{Landing, RequestInfo};
     use crate::router::HttpMethod;
@@ -457,7 +456,15 @@ restApis:
             resource_path: Some(path),
             cased_headers: None,
         };
-        authorize(&view, function).await
+        let arn = method_arn(
+            &snap.server.region,
+            &snap.server.account_id,
+            &api.id,
+            "prod",
+            method.as_str(),
+            path,
+        );
+        authorize(&view, &arn, function).await
     }
 
     #[tokio::test]
@@ -566,7 +573,15 @@ restApis:
             resource_path: Some("/pets/7"),
             cased_headers: None,
         };
-        let a = evaluate(&view, &f, false).await.unwrap().unwrap();
+        let arn = method_arn(
+            &snap.server.region,
+            &snap.server.account_id,
+            &api.id,
+            "prod",
+            "GET",
+            "pets/7",
+        );
+        let a = evaluate(&view, &arn, &f, false).await.unwrap().unwrap();
         assert_eq!(a.decision, Decision::ExplicitDeny);
         assert_eq!(a.grant.authorizer[0], ("principalId".into(), "u-1".into()));
     }

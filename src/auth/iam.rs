@@ -15,7 +15,6 @@ pub struct IamUser {
     pub arn: String,
     /// The unique id AWS gives a user (`AIDA...`), stable for a name and account.
     pub user_id: String,
-    pub access_key_id: String,
     key: SecretKey,
     policies: Vec<Policy>,
 }
@@ -44,7 +43,7 @@ pub struct IamUsers {
     by_key: HashMap<String, usize>,
 }
 
-/// A problem in `iam.users[index]`: `field` is the path below the user (`policies`, 0).
+/// A problem in `iam.users[index]`; `policy` is the index of the policy at fault, if one is.
 #[derive(Debug, PartialEq, Eq)]
 pub struct UserProblem {
     pub index: usize,
@@ -103,7 +102,6 @@ impl IamUsers {
                 user_id: format!("AIDA{}", &id[..17]),
                 name: u.name.clone(),
                 account_id,
-                access_key_id: u.access_key_id.clone(),
                 key: SecretKey::new(&u.secret_access_key, u.session_token.as_deref()),
                 policies,
             });
@@ -119,10 +117,6 @@ impl IamUsers {
     pub fn lookup(&self, access_key_id: &str) -> Option<(&IamUser, &SecretKey)> {
         let u = &self.users[*self.by_key.get(access_key_id)?];
         Some((u, &u.key))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
     }
 }
 

@@ -54,9 +54,46 @@ pub struct Request<'a> {
     pub secure_transport: bool,
 }
 
-impl Request<'_> {
+/// The condition keys a policy may test, as AWS spells them: the ones [`Request`] knows. A
+/// policy naming another key is refused at load, since its condition could never be
+/// evaluated (a Deny on it would never apply).
+pub const CONDITION_KEYS: [&str; 9] = [
+    "aws:SourceIp",
+    "aws:UserAgent",
+    "aws:Referer",
+    "aws:SecureTransport",
+    "aws:PrincipalAccount",
+    "aws:PrincipalArn",
+    "aws:username",
+    "aws:userid",
+    "aws:PrincipalType",
+];
+
+/// A condition key's value for one request, borrowed or typed: nothing is formatted to be
+/// compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx<'a> {
+    Str(&'a str),
+    Ip(IpAddr),
+    Bool(bool),
+}
+
+impl Ctx<'_> {
+    /// The value as the string operators see it.
+    fn text(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match *self {
+            Ctx::Str(s) => Cow::Borrowed(s),
+            Ctx::Bool(true) => Cow::Borrowed("true"),
+            Ctx::Bool(false) => Cow::Borrowed("false"),
+            Ctx::Ip(ip) => Cow::Owned(ip.to_string()),
+        }
+    }
+}
+
+impl<'a> Request<'a> {
     /// The value of a global condition key (lower-cased name) for this request.
-    fn key(&self, key: &str) -> Option<String> {
+    fn key(&self, key: &str) -> Option<Ctx<'a>> {
         let iam = match self.caller {
             Caller::Iam {
                 arn,
@@ -67,15 +104,15 @@ impl Request<'_> {
             Caller::Anonymous => None,
         };
         match key {
-            "aws:sourceip" => self.source_ip.map(|ip| ip.to_canonical().to_string()),
-            "aws:useragent" => self.user_agent.map(str::to_string),
-            "aws:referer" => self.referer.map(str::to_string),
-            "aws:securetransport" => Some(self.secure_transport.to_string()),
-            "aws:principalaccount" => iam.map(|i| i.1.to_string()),
-            "aws:principalarn" => iam.map(|i| i.0.to_string()),
-            "aws:username" => iam.map(|i| i.2.to_string()),
-            "aws:userid" => iam.map(|i| i.3.to_string()),
-            "aws:principaltype" => iam.map(|_| "User".to_string()),
+            "aws:sourceip" => self.source_ip.map(|ip| Ctx::Ip(ip.to_canonical())),
+            "aws:useragent" => self.user_agent.map(Ctx::Str),
+            "aws:referer" => self.referer.map(Ctx::Str),
+            "aws:securetransport" => Some(Ctx::Bool(self.secure_transport)),
+            "aws:principalaccount" => iam.map(|i| Ctx::Str(i.1)),
+            "aws:principalarn" => iam.map(|i| Ctx::Str(i.0)),
+            "aws:username" => iam.map(|i| Ctx::Str(i.2)),
+            "aws:userid" => iam.map(|i| Ctx::Str(i.3)),
+            "aws:principaltype" => iam.map(|_| Ctx::Str("User")),
             _ => None,
         }
     }
@@ -202,6 +239,7 @@ impl Policy {
 
     /// Whether some statement names `caller` (not `*`) as its principal: such a resource
     /// policy turns away callers without IAM credentials.
+    #[cfg(test)]
     pub fn names_principals(&self) -> bool {
         self.statements
             .iter()
@@ -334,6 +372,12 @@ fn principals(v: &Value) -> Result<Principals, String> {
                         if p == "*" {
                             return Ok(Principals::Anyone);
                         }
+                        if p.contains(['*', '?']) {
+                            return Err(format!(
+                                "invalid principal `{p}`: a principal ARN takes no wildcards \
+                                 (`*` alone, or a StringLike condition on aws:PrincipalArn)"
+                            ));
+                        }
                         if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
                             arns.push(format!("arn:aws:iam::{p}:root"));
                         } else {
@@ -376,6 +420,12 @@ fn conditions(v: &Value) -> Result<Vec<Condition>, String> {
             return Err(format!("`{name}` must map condition keys to values"));
         };
         for (key, vals) in keys {
+            if !CONDITION_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+                return Err(format!(
+                    "unsupported condition key `{key}` (supported: {})",
+                    CONDITION_KEYS.join(", ")
+                ));
+            }
             let list = strings(vals, key)?;
             let values = match op {
                 Op::IpAddress => Values::Networks(
@@ -434,13 +484,26 @@ impl Condition {
             return self.if_exists || self.negated;
         };
         let any = match (&self.values, self.op) {
-            (Values::Strings(v), Op::StringEquals | Op::Bool) => v.contains(&actual),
-            (Values::Strings(v), _) => v.iter().any(|x| x.eq_ignore_ascii_case(&actual)),
-            (Values::Patterns(p), _) => p.iter().any(|x| x.matches(&actual)),
-            (Values::Networks(n), _) => match actual.parse::<IpAddr>() {
-                Ok(ip) => n.iter().any(|&net| in_network(ip, net)),
-                Err(_) => false,
-            },
+            (Values::Strings(v), Op::StringEquals | Op::Bool) => {
+                let actual = actual.text();
+                v.iter().any(|x| *x == actual)
+            }
+            (Values::Strings(v), _) => {
+                let actual = actual.text();
+                v.iter().any(|x| x.eq_ignore_ascii_case(&actual))
+            }
+            (Values::Patterns(p), _) => {
+                let actual = actual.text();
+                p.iter().any(|x| x.matches(&actual))
+            }
+            (Values::Networks(n), _) => {
+                let ip = match actual {
+                    Ctx::Ip(ip) => Some(ip),
+                    Ctx::Str(s) => s.parse::<IpAddr>().ok(),
+                    Ctx::Bool(_) => None,
+                };
+                ip.is_some_and(|ip| n.iter().any(|&net| in_network(ip, net)))
+            }
         };
         any != self.negated
     }
@@ -597,6 +660,41 @@ mod tests {
         assert_eq!(evaluate_all(&[], &req), Decision::ImplicitDeny);
     }
 
+    /// Every supported key has a value for some request (names compare case-insensitively).
+    #[test]
+    fn supported_keys_are_read() {
+        let req = Request {
+            user_agent: Some("ua"),
+            referer: Some("r"),
+            caller: alice("123456789012"),
+            ..anon("127.0.0.1")
+        };
+        for key in CONDITION_KEYS {
+            assert!(req.key(&key.to_ascii_lowercase()).is_some(), "{key}");
+        }
+    }
+
+    /// Typed values: `Bool` on a flag, strings and IP ranges on an address.
+    #[test]
+    fn typed_condition_values() {
+        let p = Policy::compile(
+            &json!({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+                {"Effect":"Allow","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{"StringLike":{"aws:SourceIp":"10.1.*"}}}]}),
+            RES,
+        )
+        .unwrap();
+        let tls = |ip: &str| Request {
+            secure_transport: true,
+            ..anon(ip)
+        };
+        assert_eq!(p.evaluate(&anon("10.1.2.3")), Decision::ExplicitDeny);
+        assert_eq!(p.evaluate(&tls("10.1.2.3")), Decision::Allow);
+        assert_eq!(p.evaluate(&tls("::ffff:10.1.2.3")), Decision::Allow);
+        assert_eq!(p.evaluate(&tls("10.2.0.1")), Decision::ImplicitDeny);
+    }
+
     #[test]
     fn condition_keys_absent_and_if_exists() {
         let p = Policy::compile(
@@ -658,8 +756,36 @@ mod tests {
                 Attached::Identity,
                 "Statement[0]: `300.0.0.1` is not an IP address or CIDR block",
             ),
+            (
+                json!({"Statement":[{"Effect":"Deny","Principal":{"AWS":["arn:aws:iam::123456789012:user/*"]},"Action":"*","Resource":"*"}]}),
+                RES,
+                "Statement[0]: invalid principal `arn:aws:iam::123456789012:user/*`: a principal ARN takes no wildcards (`*` alone, or a StringLike condition on aws:PrincipalArn)",
+            ),
+            (
+                json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::12345678901?:root"},"Action":"*","Resource":"*"}]}),
+                RES,
+                "Statement[0]: invalid principal `arn:aws:iam::12345678901?:root`: a principal ARN takes no wildcards (`*` alone, or a StringLike condition on aws:PrincipalArn)",
+            ),
         ] {
             assert_eq!(Policy::compile(&doc, attached).unwrap_err(), msg);
+        }
+        // Keys the evaluator cannot read, typos included, in any operator.
+        for (op, key) in [
+            ("StringEquals", "aws:SourceVpc"),
+            ("StringNotEquals", "aws:PrincipalOrgID"),
+            ("StringLike", "aws:PrincipalTag/team"),
+            ("NotIpAddress", "aws:SourceIps"),
+            ("Bool", "aws:MultiFactorAuthPresent"),
+        ] {
+            let doc = json!({"Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*",
+                "Condition":{op:{key:"10.0.0.0/8"}}}]});
+            let e = Policy::compile(&doc, RES).unwrap_err();
+            assert!(
+                e.starts_with(&format!(
+                    "Statement[0]: unsupported condition key `{key}` (supported: aws:SourceIp, "
+                )),
+                "{e}"
+            );
         }
         // The stringified form AWS stores.
         let s = json!("{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":\"*\",\"Action\":\"*\",\"Resource\":\"*\"}]}");

@@ -48,13 +48,14 @@ pub struct Expected<'a> {
     pub service: &'a str,
 }
 
-/// A caller's secret with its derived signing key cached for the last (date, region,
-/// service) it signed with: one lock-free load per request, a derivation once a day.
+/// A caller's secret with its derived signing keys cached for the last two (date, region,
+/// service) it signed with, so that clients either side of UTC midnight do not take turns
+/// re-deriving: lock-free loads per request, a derivation once a day.
 pub struct SecretKey {
     secret: String,
     /// The session token the caller must present (temporary credentials).
     pub session_token: Option<String>,
-    cached: ArcSwapOption<CachedKey>,
+    cached: [ArcSwapOption<CachedKey>; 2],
 }
 
 struct CachedKey {
@@ -75,14 +76,16 @@ impl SecretKey {
         SecretKey {
             secret: secret.to_string(),
             session_token: session_token.map(str::to_string),
-            cached: ArcSwapOption::empty(),
+            cached: [ArcSwapOption::empty(), ArcSwapOption::empty()],
         }
     }
 
     fn signing_key(&self, date: &str, region: &str, service: &str) -> Arc<CachedKey> {
-        if let Some(c) = self.cached.load_full() {
-            if c.date == date && c.region == region && c.service == service {
-                return c;
+        for slot in &self.cached {
+            if let Some(c) = slot.load_full() {
+                if c.date == date && c.region == region && c.service == service {
+                    return c;
+                }
             }
         }
         let fresh = Arc::new(CachedKey {
@@ -91,7 +94,15 @@ impl SecretKey {
             service: service.to_string(),
             key: sigv4::signing_key(&self.secret, date, region, service),
         });
-        self.cached.store(Some(fresh.clone()));
+        // The empty slot, else the one with the older date.
+        let [a, b] = &self.cached;
+        let older = match (a.load().as_deref(), b.load().as_deref()) {
+            (None, _) => a,
+            (_, None) => b,
+            (Some(x), Some(y)) if x.date <= y.date => a,
+            _ => b,
+        };
+        older.store(Some(fresh.clone()));
         fresh
     }
 }
@@ -109,6 +120,7 @@ pub struct Verified<'k, U> {
     /// What the lookup returned for the access key.
     pub caller: &'k U,
     pub access_key_id: String,
+    #[cfg(test)]
     pub form: Form,
 }
 
@@ -194,6 +206,34 @@ pub fn verify<'k, U>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Verified<'k, U>, SigV4Error> {
+    check(req, expected, now, lookup)?.signature(req)
+}
+
+/// The checks that need no body: the signature is readable, scoped to the API, in time, by
+/// a known key with its session token, and signs the host. A request that fails them is
+/// refused before its body is read; `req.body` is not looked at.
+pub fn precheck<'k, U: 'k>(
+    req: &SignedRequest,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<(), SigV4Error> {
+    check(req, expected, now, lookup).map(drop)
+}
+
+/// A claim that passed [`check`]: only the signature itself is left to compare.
+struct Checked<'a, 'k, U: 'k> {
+    claim: Claim<'a>,
+    caller: &'k U,
+    secret: &'k SecretKey,
+}
+
+fn check<'a, 'k, U: 'k>(
+    req: &SignedRequest<'a>,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<Checked<'a, 'k, U>, SigV4Error> {
     let claim = match req.header("authorization") {
         Some(auth) => parse_header_form(req, auth)?,
         None if is_presigned(req.query) => parse_query_form(req)?,
@@ -219,31 +259,78 @@ pub fn verify<'k, U>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
-    let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
-    let headers = canonical_headers(req, &claim.signed_headers);
-    let payload_hash = sigv4::sha256_hex(req.body);
-    let mut first: Option<(String, String)> = None;
-    for variant in Variant::ALL {
-        let Some(creq) = canonical_request(req, &claim, &headers, &payload_hash, variant) else {
-            continue;
-        };
-        let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
-        let sig = sigv4::signature(&key.key, &sts);
-        if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
-            return Ok(Verified {
-                caller,
-                access_key_id: claim.access_key_id.into_owned(),
-                form: claim.form,
-            });
-        }
-        first.get_or_insert((creq, sts));
-    }
-    let (canonical_request, string_to_sign) = first.unwrap_or_default();
-    Err(SigV4Error::Mismatch {
-        canonical_request,
-        string_to_sign,
+    Ok(Checked {
+        claim,
+        caller,
+        secret,
     })
+}
+
+impl<'k, U> Checked<'_, 'k, U> {
+    /// Compares the signature over `req`, body included, for each canonical variant.
+    fn signature(self, req: &SignedRequest) -> Result<Verified<'k, U>, SigV4Error> {
+        let Checked {
+            claim,
+            caller,
+            secret,
+        } = self;
+        let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
+        let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
+        let headers = canonical_headers(req, &claim.signed_headers);
+        let payload_hash = sigv4::sha256_hex(req.body);
+        // Each canonical piece once; the variants combine them.
+        let as_is = sigv4::Settings {
+            normalize_path: false,
+            ..sigv4::Settings::DEFAULT
+        };
+        let normalized = sigv4::normalize_path(req.path);
+        let raw_uri = (normalized != req.path).then(|| sigv4::canonical_uri(req.path, &as_is));
+        let normalized_uri = sigv4::canonical_uri(&normalized, &as_is);
+        let (query, query_without_token) = match claim.form {
+            Form::Header => (sigv4::canonical_query(req.query), None),
+            Form::Query => (
+                sigv4::canonical_query_without(req.query, |k| k == "X-Amz-Signature"),
+                claim.session_token.is_some().then(|| {
+                    sigv4::canonical_query_without(req.query, |k| {
+                        k == "X-Amz-Signature" || k == "X-Amz-Security-Token"
+                    })
+                }),
+            ),
+        };
+        let mut first: Option<(String, String)> = None;
+        for v in Variant::ALL {
+            let uri = match (v.normalize_path, &raw_uri) {
+                (true, _) => &normalized_uri,
+                (false, Some(raw)) => raw,
+                (false, None) => continue,
+            };
+            let query = match (v.token_in_query, &query_without_token) {
+                (true, _) => &query,
+                (false, Some(q)) => q,
+                (false, None) => continue,
+            };
+            let creq = format!(
+                "{}\n{uri}\n{query}\n{headers}\n{}\n{payload_hash}",
+                req.method, claim.signed_headers
+            );
+            let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
+            let sig = sigv4::signature(&key.key, &sts);
+            if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
+                return Ok(Verified {
+                    caller,
+                    access_key_id: claim.access_key_id.into_owned(),
+                    #[cfg(test)]
+                    form: claim.form,
+                });
+            }
+            first.get_or_insert((creq, sts));
+        }
+        let (canonical_request, string_to_sign) = first.unwrap_or_default();
+        Err(SigV4Error::Mismatch {
+            canonical_request,
+            string_to_sign,
+        })
+    }
 }
 
 /// AWS reads an `Authorization` header even when no method matched: one that is not
@@ -552,42 +639,6 @@ impl Variant {
     ];
 }
 
-/// The canonical request for one variant; None when the variant is the same as an earlier
-/// one for this request.
-fn canonical_request(
-    req: &SignedRequest,
-    claim: &Claim,
-    headers: &str,
-    payload_hash: &str,
-    v: Variant,
-) -> Option<String> {
-    let normalized_differs = sigv4::normalize_path(req.path) != req.path;
-    if !v.normalize_path && !normalized_differs {
-        return None;
-    }
-    let has_token = claim.form == Form::Query && claim.session_token.is_some();
-    if !v.token_in_query && !has_token {
-        return None;
-    }
-    let uri = sigv4::canonical_uri(
-        req.path,
-        &sigv4::Settings {
-            normalize_path: v.normalize_path,
-            ..sigv4::Settings::DEFAULT
-        },
-    );
-    let query = match claim.form {
-        Form::Header => sigv4::canonical_query(req.query),
-        Form::Query => sigv4::canonical_query_without(req.query, |k| {
-            k == "X-Amz-Signature" || (!v.token_in_query && k == "X-Amz-Security-Token")
-        }),
-    };
-    Some(format!(
-        "{}\n{uri}\n{query}\n{headers}\n{}\n{payload_hash}",
-        req.method, claim.signed_headers
-    ))
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -701,6 +752,45 @@ mod tests {
             Err(SigV4Error::Invalid(
                 "Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T124101Z - 300 sec.)".into()
             ))
+        );
+    }
+
+    /// The checks before the body: everything but the signature, the body not looked at.
+    #[test]
+    fn precheck_needs_no_body() {
+        let keys = Keys::one(None);
+        let lookup = |k: &str| keys.0.iter().find(|(id, _)| id == k).map(|(id, s)| (id, s));
+        let now = t("20150830T123600Z");
+        let h = vector1_headers(VECTOR1_AUTH);
+        let post = SignedRequest {
+            method: "POST",
+            path: "/prod/pets/42",
+            query: "type=dog&page=2",
+            headers: &h,
+            body: b"not what was signed",
+        };
+        assert_eq!(precheck(&post, &EXEC, now, lookup), Ok(()));
+        assert!(matches!(
+            verify(&post, &EXEC, now, lookup),
+            Err(SigV4Error::Mismatch { .. })
+        ));
+        let other = VECTOR1_AUTH.replace("AKIDEXAMPLE", "AKIDOTHER");
+        let h = vector1_headers(&other);
+        let stranger = SignedRequest {
+            headers: &h,
+            ..post
+        };
+        assert_eq!(
+            precheck(&stranger, &EXEC, now, lookup),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+        assert!(matches!(
+            precheck(&post, &EXEC, t("20150830T124200Z"), lookup),
+            Err(SigV4Error::Invalid(_))
+        ));
+        assert_eq!(
+            precheck(&get("/prod/x", "", &[]), &EXEC, now, lookup),
+            Err(SigV4Error::Missing)
         );
     }
 
@@ -930,6 +1020,29 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let c = s.signing_key("20150831", "us-east-1", "execute-api");
         assert!(!Arc::ptr_eq(&a, &c));
+        // Callers either side of midnight alternate: both days stay cached.
+        assert!(Arc::ptr_eq(
+            &a,
+            &s.signing_key("20150830", "us-east-1", "execute-api")
+        ));
+        assert!(Arc::ptr_eq(
+            &c,
+            &s.signing_key("20150831", "us-east-1", "execute-api")
+        ));
+        // A third day replaces the oldest.
+        let d = s.signing_key("20150901", "us-east-1", "execute-api");
+        assert!(Arc::ptr_eq(
+            &c,
+            &s.signing_key("20150831", "us-east-1", "execute-api")
+        ));
+        assert!(Arc::ptr_eq(
+            &d,
+            &s.signing_key("20150901", "us-east-1", "execute-api")
+        ));
+        assert!(!Arc::ptr_eq(
+            &a,
+            &s.signing_key("20150830", "us-east-1", "execute-api")
+        ));
         assert_eq!(
             sigv4::signature(&c.key, "x"),
             sigv4::signature(

@@ -4,6 +4,7 @@
 
 mod upstream;
 
+use crate::auth::access::AuthorizationType;
 use crate::auth::authorizers::{Authorizer, StageAuthorizer};
 use crate::auth::iam::IamUsers;
 use crate::auth::policy::{Attached, Policy};
@@ -106,7 +107,7 @@ pub struct Method {
     /// `$context.resourceId`: a short id derived from the API id and resource path, stable
     /// across loads (AWS assigns random ones).
     pub resource_id: String,
-    pub authorization_type: String,
+    pub authorization_type: AuthorizationType,
     /// CUSTOM and COGNITO_USER_POOLS: the index of the method's authorizer in
     /// `RestApi::authorizers`.
     pub authorizer: Option<usize>,
@@ -286,7 +287,7 @@ impl Snapshot {
                         key.as_str(),
                         path,
                         m.integration.kind(),
-                        m.authorization_type
+                        m.authorization_type.as_str()
                     ));
                 }
             }
@@ -949,10 +950,10 @@ impl Compiler<'_> {
             key,
             resource_path: resource.to_string(),
             resource_id: stable_id(&[&api.id, resource]),
-            authorization_type: spec
-                .authorization_type
-                .clone()
-                .unwrap_or_else(|| "NONE".into()),
+            // Validation names the unknown ones; a method without a known type is left out.
+            authorization_type: AuthorizationType::parse(
+                spec.authorization_type.as_deref().unwrap_or("NONE"),
+            )?,
             authorizer: match spec.authorization_type.as_deref() {
                 Some("CUSTOM" | "COGNITO_USER_POOLS") => spec
                     .authorizer

@@ -1,9 +1,10 @@
 //! The access-control step of admission: hands the request to [`crate::auth::access`] and
-//! records what it decided. A SigV4-signed request's body is read here, since the signature
-//! covers it; the integration then sends the bytes read.
+//! records what it decided. A SigV4-signed request's body is read here, once the checks that
+//! need no body passed, since the signature covers it; the integration then sends the bytes
+//! read.
 
 use super::custom::Callers;
-use super::request::read_body;
+use super::request::{content_length, expects_continue, read_body};
 use super::{split_target, RequestCtx};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
@@ -73,14 +74,34 @@ pub async fn control(
         return Ok(());
     };
     let api = &snap.apis[a];
-    let authorization = AuthorizationType::parse(&api.methods[m].authorization_type);
+    let authorization = api.methods[m].authorization_type;
     if authorization == AuthorizationType::None && api.resource_policy.is_none() {
         return Ok(());
     }
+    let api_access = access::Api {
+        region: &snap.server.region,
+        account: &snap.server.account_id,
+        resource_policy: api.resource_policy.as_ref(),
+    };
     if authorization == AuthorizationType::AwsIam
         && ctx.request_body.is_none()
         && !session.is_body_empty()
     {
+        // Credentials first: a body is read only for a caller that could have signed it.
+        {
+            let req = session.req_header();
+            let (path, query) = split_target(req);
+            let headers = header_list(req);
+            let signed = SignedRequest {
+                method: req.method.as_str(),
+                path,
+                query: query.unwrap_or(""),
+                headers: &headers,
+                body: b"",
+            };
+            access::precheck_iam(&api_access, &snap.iam, &signed, ctx.info.start)
+                .map_err(|d| refuse(ctx, d))?;
+        }
         // HTTP_PROXY to a TLS backend goes through Pingora's proxy, which sends on the body
         // it kept in its retry buffer (64 KiB at most).
         let pingora_proxies = matches!(api.methods[m].integration, Integration::HttpProxy(_))
@@ -88,18 +109,31 @@ pub async fn control(
                 .upstream
                 .as_ref()
                 .is_some_and(|u| u.endpoint.tls);
+        let too_large = |declared: u64| {
+            log::warn!(
+                "{} {}: a signed body of {declared} bytes (over {RETRY_BUFFER}) cannot be \
+                 forwarded to a TLS HTTP_PROXY backend",
+                api.id,
+                api.methods[m].resource_path
+            );
+            Failure::new(G::RequestTooLarge)
+        };
         if pingora_proxies {
+            if let Some(n) = content_length(session).filter(|&n| n > RETRY_BUFFER as u64) {
+                return Err(too_large(n));
+            }
             session.as_mut().enable_retry_buffering();
+        }
+        // The client holds its body back until it gets `100 Continue`.
+        if expects_continue(session) {
+            session
+                .write_continue_response()
+                .await
+                .map_err(|_| Failure::new(G::Default4xx))?;
         }
         match read_body(session).await {
             Ok(Some(body)) if pingora_proxies && body.len() > RETRY_BUFFER => {
-                log::warn!(
-                    "{} {}: a signed body over {RETRY_BUFFER} bytes cannot be forwarded to a TLS \
-                     HTTP_PROXY backend",
-                    api.id,
-                    api.methods[m].resource_path
-                );
-                return Err(Failure::new(G::RequestTooLarge));
+                return Err(too_large(body.len() as u64));
             }
             Ok(Some(body)) => ctx.request_body = Some(body),
             Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
@@ -108,10 +142,10 @@ pub async fn control(
     }
     let req = session.req_header();
     let (path, query) = split_target(req);
-    let resource_path = ctx
-        .resource_offset
-        .and_then(|o| path.get(o..))
-        .unwrap_or("");
+    // The ARN names the path as routed: `/prod/secret/` and `//secret` are `.../GET/secret`.
+    let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
+        return Err(Failure::new(G::Default4xx));
+    };
     let arn = method_arn(
         &snap.server.region,
         &snap.server.account_id,
@@ -121,11 +155,8 @@ pub async fn control(
         resource_path,
     );
     // Only a SigV4 verification reads the headers as a list.
-    let headers: Vec<(&str, &str)> = if authorization == AuthorizationType::AwsIam {
-        req.headers
-            .iter()
-            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-            .collect()
+    let headers = if authorization == AuthorizationType::AwsIam {
+        header_list(req)
     } else {
         Vec::new()
     };
@@ -145,11 +176,15 @@ pub async fn control(
         referer: header("referer"),
         secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
         now: ctx.info.start,
-    };
-    let api_access = access::Api {
-        region: &snap.server.region,
-        account: &snap.server.account_id,
-        resource_policy: api.resource_policy.as_ref(),
+        invalidation_requested: authorization == AuthorizationType::AwsIam
+            && api.stages[s].cache.is_some()
+            && api.stages[s].methods[m].cache.is_some()
+            && crate::cache::policy::wants_refresh(
+                req.headers
+                    .get_all(http::header::CACHE_CONTROL)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ),
     };
     let mut decided = access::authorize(&api_access, &snap.iam, &request);
     if decided.is_ok()
@@ -160,7 +195,7 @@ pub async fn control(
     {
         let authorized = {
             let view = ctx.view(snap, req, "");
-            authorizers::evaluate(&view, callers, request.secure_transport).await?
+            authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
         };
         if let Some(a) = authorized {
             decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {
@@ -183,16 +218,27 @@ pub async fn control(
             ctx.info.may_invalidate_cache = grant.may_invalidate_cache;
             Ok(())
         }
-        Err(denial) => {
-            if denial.error_type != denial.kind.error_type() {
-                ctx.outcome.error_type = Some(denial.error_type);
-            }
-            Err(Failure {
-                kind: denial.kind,
-                message: denial.message,
-            })
-        }
+        Err(denial) => Err(refuse(ctx, denial)),
     }
+}
+
+/// The failure answering `denial`, its `x-amzn-ErrorType` noted for the response.
+fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
+    if denial.error_type != denial.kind.error_type() {
+        ctx.outcome.error_type = Some(denial.error_type);
+    }
+    Failure {
+        kind: denial.kind,
+        message: denial.message,
+    }
+}
+
+/// The request's headers as SigV4 verification reads them, in arrival order.
+fn header_list(req: &pingora::http::RequestHeader) -> Vec<(&str, &str)> {
+    req.headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect()
 }
 
 /// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).

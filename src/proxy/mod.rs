@@ -58,6 +58,9 @@ pub struct RequestCtx {
     pub base_path: Option<String>,
     /// Where the routed resource path starts in the raw request path (bytes).
     pub resource_offset: Option<usize>,
+    /// Where the path the method was found by (no leading slashes, no trailing slash) lies
+    /// in the raw request path: the path of the method ARN.
+    pub method_path: Option<std::ops::Range<usize>>,
     /// The matched resource's path parameters (raw), for templates and gateway responses.
     pub path_params: Vec<(String, String)>,
     pub outcome: Outcome,
@@ -85,6 +88,7 @@ impl ProxyHttp for Gateway {
             route: Route::default(),
             base_path: None,
             resource_offset: None,
+            method_path: None,
             path_params: Vec::new(),
             outcome: Outcome::default(),
             integration_started: None,

@@ -81,9 +81,9 @@ pub async fn request_filter(
                 // Do not read a body we refuse (or that the client holds back until it gets
                 // `100 Continue`): close the connection after answering.
                 session.set_keepalive(None);
-            } else if !session.is_body_empty() {
-                let _ = session.drain_request_body().await;
             }
+            // An unread body is drained after the answer (by Pingora, to keep the
+            // connection): a refused client is answered without waiting for it.
             respond::write(session, ctx, reply).await?;
             Ok(true)
         }
@@ -101,7 +101,8 @@ pub(super) fn expects_continue(session: &mut Session) -> bool {
     expects && !session.is_body_empty()
 }
 
-/// Sends the interim `100 Continue` a client waits for before sending its body.
+/// Sends the interim `100 Continue` a client waits for before sending its body (Pingora sends
+/// it at most once: not again when access control sent it before reading the body).
 async fn continue_if_expected(session: &mut Session) -> Result<()> {
     if expects_continue(session) {
         session.write_continue_response().await?;
@@ -168,6 +169,9 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         .ok_or_else(|| super::access::no_method(req, ctx))?;
     let method = &api.methods[found.method_id];
     ctx.route.method = Some(found.method_id);
+    ctx.method_path = ctx
+        .resource_offset
+        .map(|o| o + found.matched.start..o + found.matched.end);
     ctx.path_params = found
         .params
         .iter()
@@ -218,7 +222,7 @@ pub async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
     Ok(Some(buf.freeze()))
 }
 
-fn content_length(session: &Session) -> Option<u64> {
+pub(super) fn content_length(session: &Session) -> Option<u64> {
     session
         .req_header()
         .headers

@@ -330,6 +330,24 @@ pub fn try_send_raw(addr: SocketAddr, bytes: &[u8]) -> io::Result<Response> {
     Conn::try_open(addr)?.try_send_raw(bytes)
 }
 
+/// Reads what the server sent within `wait` on a connection where nothing has been read yet,
+/// up to the end of one header block (`None` if nothing came).
+pub fn read_interim(conn: &Conn, wait: Duration) -> Option<String> {
+    let mut stream = conn.stream();
+    stream.set_read_timeout(Some(wait)).expect("timeout");
+    let deadline = Instant::now() + wait;
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while Instant::now() < deadline && !got.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => got.push(byte[0]),
+            _ => break,
+        }
+    }
+    stream.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+    (!got.is_empty()).then(|| String::from_utf8_lossy(&got).into_owned())
+}
+
 /// A client connection that can carry several requests (keep-alive, pipelining).
 pub struct Conn {
     pub addr: SocketAddr,
