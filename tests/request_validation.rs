@@ -219,6 +219,33 @@ fn http_proxy_backend_gets_the_validated_body() {
     assert_eq!(backend.last_request().expect("called").body, b"anything");
 }
 
+/// A client that waits for `100 Continue` gets it before a validated body is read, and one
+/// answer after it.
+#[test]
+fn validated_bodies_behind_expect_continue() {
+    let (gw, backend) = fixture();
+    let body = br#"{"pet":{"name":"Rex","type":"dog","price":30}}"#;
+    let mut conn = Conn::open(gw.addr);
+    let head = format!(
+        "POST /testStage/proxied HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        gw.addr,
+        body.len()
+    );
+    conn.write(head.as_bytes()).unwrap();
+    assert_eq!(
+        read_interim(&conn, std::time::Duration::from_millis(1500)).as_deref(),
+        Some("HTTP/1.1 100 Continue\r\n\r\n"),
+        "no 100 Continue before the body"
+    );
+    conn.write(body).unwrap();
+    let answer = read_interim(&conn, std::time::Duration::from_secs(5)).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(
+        backend.last_request().expect("backend called").body,
+        body.to_vec()
+    );
+}
+
 #[test]
 fn check_locates_bad_models() {
     let yaml = "restApis:\n  - id: a\n    models:\n      Good: {type: object}\n      Bad: {type: 12}\n    resources:\n      /x:\n        GET:\n          integration: {type: MOCK}\n    stages: [{stageName: s}]\n";

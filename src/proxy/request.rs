@@ -212,6 +212,8 @@ pub async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
     if session.is_body_empty() {
         return Ok(Some(Bytes::new()));
     }
+    // A client waiting for `100 Continue` sends nothing until it gets it.
+    continue_if_expected(session).await?;
     let mut buf = BytesMut::new();
     while let Some(chunk) = session.read_request_body().await? {
         if (buf.len() + chunk.len()) as u64 > MAX_BODY {
