@@ -47,7 +47,7 @@ TOKEN=$(python3 "$ROOT/tests/jwt/mint.py" "$TMP" "$ISSUER" perf-client | python3
 
 MOCK='{type: MOCK, requestTemplates: {application/json: '"'"'{"statusCode": 200}'"'"'}, integrationResponses: [{statusCode: "200", responseTemplates: {application/json: '"'"'{"message":"hello from mock"}'"'"'}}]}'
 cat >"$TMP/tollgate.yaml" <<YAML
-server: {listen: ["127.0.0.1:18095"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1}
+server: {listen: ["127.0.0.1:18095"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1, throttle: {rateLimit: 100000000, burstLimit: 100000000}}
 restApis:
   - id: perf
     authorizers:

@@ -42,7 +42,7 @@ PIDS+=($!)
 wait_up "perf_function --http" "$!" http://127.0.0.1:18091/prod/direct "$TMP/fn-http.log"
 
 cat >"$TMP/tollgate.yaml" <<YAML
-server: {listen: ["127.0.0.1:18093"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1}
+server: {listen: ["127.0.0.1:18093"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1, throttle: {rateLimit: 100000000, burstLimit: 100000000}}
 functions:
   hello: {command: ["$FN"], concurrency: $WORKERS, timeout: 3}
 restApis:

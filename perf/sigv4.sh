@@ -36,7 +36,7 @@ start_run sigv4-perf
 
 for p in 18095 19095; do port_busy "$p" && die "port $p is already in use"; done
 cat >"$TMP/tollgate.yaml" <<YAML
-server: {listen: ["$LISTEN"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1}
+server: {listen: ["$LISTEN"], admin: "$ADMIN", threads: 1, gracePeriodSeconds: 1, throttle: {rateLimit: 100000000, burstLimit: 100000000}}
 iam:
   users:
     - name: perf
