@@ -12,7 +12,7 @@ use crate::vtl::TemplateContext;
 use http::HeaderMap;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Facts about the request that are fixed once it has been read.
@@ -29,7 +29,7 @@ pub struct RequestInfo {
     pub identity: CallerIdentity,
     /// `$context.authorizer.*` when an authorizer ran, in order: `principalId`, context keys,
     /// `claims.<name>`. Every value is a string, as AWS passes them.
-    pub authorizer: Option<Vec<(String, String)>>,
+    pub authorizer: Option<AuthorizerValues>,
     /// A Lambda authorizer's `usageIdentifierKey`: the API key when `apiKeySource` is
     /// `AUTHORIZER`.
     pub usage_identifier_key: Option<String>,
@@ -37,6 +37,10 @@ pub struct RequestInfo {
     /// (`execute-api:InvalidateCache` allowed).
     pub may_invalidate_cache: bool,
 }
+
+/// `$context.authorizer.*` values, shared with the authorizer's cache (a cached grant costs a
+/// reference count, not a copy).
+pub type AuthorizerValues = Arc<[(String, String)]>;
 
 /// `$context.identity` values beyond `sourceIp` and `userAgent`; None is JSON `null`.
 #[derive(Debug, Clone, Default)]
@@ -384,8 +388,9 @@ impl TemplateContext for RequestView<'_> {
     fn authorizer_vars(&self) -> Vec<(String, String)> {
         self.info
             .authorizer
+            .as_deref()
+            .unwrap_or_default()
             .iter()
-            .flatten()
             .filter(|(k, _)| k != "principalId")
             .cloned()
             .collect()

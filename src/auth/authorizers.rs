@@ -155,7 +155,7 @@ pub trait Calls: Sync {
 /// `usageIdentifierKey`.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Grant {
-    pub authorizer: Vec<(String, String)>,
+    pub authorizer: crate::pipeline::AuthorizerValues,
     pub usage_identifier_key: Option<String>,
 }
 
@@ -307,7 +307,7 @@ async fn lambda(
     let header = |n: &str| view.headers.get(n).and_then(|v| v.to_str().ok());
     Ok(Authorized {
         grant: Grant {
-            authorizer: output.values(),
+            authorizer: output.values().into(),
             usage_identifier_key: output.usage_identifier_key.clone(),
         },
         decision: output.policy.evaluate(&PolicyRequest {
@@ -481,7 +481,8 @@ restApis:
                 authorizer: vec![
                     ("principalId".into(), "u-1".into()),
                     ("n".into(), "1".into())
-                ],
+                ]
+                .into(),
                 usage_identifier_key: Some("key-1".into()),
             }
         );

@@ -138,7 +138,7 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug)]
 pub struct Verified {
     /// `claims.<name>` → value, as `$context.authorizer` gets them.
-    values: Vec<(String, String)>,
+    values: crate::pipeline::AuthorizerValues,
     token_use: Option<String>,
     audiences: Vec<String>,
     /// `client_id`, then `aud`.
@@ -161,7 +161,7 @@ impl Verified {
             .map(str::to_string)
             .collect();
         Verified {
-            values: claim_values(claims),
+            values: claim_values(claims).into(),
             token_use: claims
                 .get("token_use")
                 .and_then(Value::as_str)
@@ -283,7 +283,7 @@ impl JwtAuthorizer {
         view: &RequestView<'_>,
         scopes: &[String],
         calls: &dyn Calls,
-    ) -> Result<Vec<(String, String)>, Refusal> {
+    ) -> Result<crate::pipeline::AuthorizerValues, Refusal> {
         let value = view
             .input_param_in("header", &self.header)
             .ok_or(Refusal::Unauthorized)?;

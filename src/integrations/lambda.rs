@@ -1313,13 +1313,13 @@ restApis:
     fn authorizer_and_api_key_extension_points() {
         let snap = snapshot();
         let mut info = info();
-        info.authorizer = Some(vec![
+        info.authorizer = Some(std::sync::Arc::from(vec![
             ("principalId".to_string(), "user-1".to_string()),
             ("number".to_string(), "1".to_string()),
             ("claims.sub".to_string(), "abc".to_string()),
             ("claims.email".to_string(), "a@b.c".to_string()),
             ("flag".to_string(), "true".to_string()),
-        ]);
+        ]));
         info.identity.api_key = Some("key-value".into());
         info.identity.api_key_id = Some("key-id".into());
         let map = http::HeaderMap::new();
