@@ -846,28 +846,7 @@ srv.serve_forever()
 fn signed_bodies_reach_a_tls_backend() {
     use std::io::{BufRead, BufReader};
     let dir = TempDir::new("iam-tls");
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl");
-    assert!(made.success());
+    let (cert, key) = self_signed_certificate(&dir);
     /// Kills the server however the test ends.
     struct Killed(std::process::Child);
     impl Drop for Killed {

@@ -50,28 +50,7 @@ struct TlsBackend {
 impl TlsBackend {
     fn start() -> TlsBackend {
         let dir = TempDir::new("tls-backend");
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        let made = Command::new("openssl")
-            .args([
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "1",
-                "-subj",
-                "/CN=localhost",
-            ])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("openssl");
-        assert!(made.success(), "openssl could not make a certificate");
+        let (cert, key) = self_signed_certificate(&dir);
         let mut child = Command::new("python3")
             .arg("-c")
             .arg(SERVER)

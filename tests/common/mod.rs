@@ -1239,3 +1239,31 @@ pub fn check_with_files(yaml: &str, files: &[(&str, &str)]) -> (i32, String, Str
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A self-signed certificate for `localhost` and its key, made by `openssl` in `dir`:
+/// (cert.pem, key.pem).
+pub fn self_signed_certificate(dir: &TempDir) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(made.success(), "openssl could not make a certificate");
+    (cert, key)
+}
