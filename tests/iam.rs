@@ -823,7 +823,6 @@ fn check_reports_bad_policies_with_their_line() {
 
 /// An HTTPS server answering POSTs with the body it received (Pingora's TLS upstream path).
 const TLS_ECHO: &str = r#"
-import http.server, ssl, sys
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_POST(self):
@@ -834,43 +833,12 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a):
         pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
 "#;
 
 #[test]
 fn signed_bodies_reach_a_tls_backend() {
-    use std::io::{BufRead, BufReader};
-    let dir = TempDir::new("iam-tls");
-    let (cert, key) = self_signed_certificate(&dir);
-    /// Kills the server however the test ends.
-    struct Killed(std::process::Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = Killed(
-        Command::new("python3")
-            .arg("-c")
-            .arg(TLS_ECHO)
-            .arg(&cert)
-            .arg(&key)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3"),
-    );
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().parse().expect("port");
+    let server = HttpsServer::start(TLS_ECHO);
+    let port = server.port;
     let gw = Gateway::start(&format!(
         r#"
         iam:

@@ -4,13 +4,10 @@
 mod common;
 use common::*;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
 /// An HTTPS echo server: answers `{"path": ..., "headers": {...}}` (and `"body"` for POST);
 /// `/slow` sleeps 3 s first.
 const SERVER: &str = r#"
-import http.server, json, ssl, sys, time
+import json, time
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def do_GET(self):
@@ -33,51 +30,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     def log_message(self, *a):
         pass
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-print(srv.server_address[1], flush=True)
-srv.serve_forever()
 "#;
-
-struct TlsBackend {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
-}
-
-impl TlsBackend {
-    fn start() -> TlsBackend {
-        let dir = TempDir::new("tls-backend");
-        let (cert, key) = self_signed_certificate(&dir);
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(SERVER)
-            .arg(&cert)
-            .arg(&key)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python3");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("port line");
-        let port = line.trim().parse().expect("port");
-        TlsBackend {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for TlsBackend {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn gateway(port: u16) -> Gateway {
     Gateway::start(&format!(
@@ -119,7 +72,7 @@ restApis:
 
 #[test]
 fn https_backends_get_the_gateway_headers_and_responses_are_remapped() {
-    let backend = TlsBackend::start();
+    let backend = HttpsServer::start(SERVER);
     let gw = gateway(backend.port);
     let r = gw.get("/prod/echo?x=1");
     assert_eq!(r.status, 200, "{}", r.body_str());
@@ -143,7 +96,7 @@ fn https_backends_get_the_gateway_headers_and_responses_are_remapped() {
 
 #[test]
 fn https_backend_timeout_is_a_504() {
-    let backend = TlsBackend::start();
+    let backend = HttpsServer::start(SERVER);
     let gw = gateway(backend.port);
     let r = gw.get("/prod/slow");
     assert_eq!(r.status, 504, "{}", r.body_str());
@@ -152,7 +105,7 @@ fn https_backend_timeout_is_a_504() {
 
 #[test]
 fn https_backend_responses_are_cached_by_the_stage_cache() {
-    let backend = TlsBackend::start();
+    let backend = HttpsServer::start(SERVER);
     let gw = gateway(backend.port);
     // Each backend call echoes a new X-Amzn-Trace-Id: equal bodies mean one call.
     let first = gw.get("/cached/echo");
@@ -174,7 +127,7 @@ fn https_backend_responses_are_cached_by_the_stage_cache() {
 
 #[test]
 fn https_backends_get_a_body_read_for_validation() {
-    let backend = TlsBackend::start();
+    let backend = HttpsServer::start(SERVER);
     let gw = gateway(backend.port);
     let body = br#"{"name":"Rex"}"#;
     let r = gw.request("POST", "/prod/validated", &[], body);

@@ -1267,3 +1267,55 @@ pub fn self_signed_certificate(dir: &TempDir) -> (PathBuf, PathBuf) {
     assert!(made.success(), "openssl could not make a certificate");
     (cert, key)
 }
+
+/// An HTTPS server on a free loopback port: `handler`, a Python script defining an
+/// `http.server` request handler class `H`, served with a self-signed certificate; stopped on
+/// drop.
+pub struct HttpsServer {
+    child: Child,
+    pub port: u16,
+    _dir: TempDir,
+}
+
+impl HttpsServer {
+    pub fn start(handler: &str) -> HttpsServer {
+        use std::io::{BufRead, BufReader};
+        let dir = TempDir::new("https-server");
+        let (cert, key) = self_signed_certificate(&dir);
+        let script = format!(
+            "import http.server, ssl, sys\n{handler}\n\
+             srv = http.server.ThreadingHTTPServer((\"127.0.0.1\", 0), H)\n\
+             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+             ctx.load_cert_chain(sys.argv[1], sys.argv[2])\n\
+             srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+             print(srv.server_address[1], flush=True)\n\
+             srv.serve_forever()\n"
+        );
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&cert)
+            .arg(&key)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("port line");
+        let port = line.trim().parse().expect("port");
+        HttpsServer {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
