@@ -85,7 +85,7 @@ pub async fn invoke(
             Integration::Mock(mock) => {
                 mock.invoke(&view, &body, request.content_type, request.accept)
             }
-            Integration::Http(h) => backend(
+            Integration::Http(h) => Box::pin(backend(
                 client,
                 false,
                 up,
@@ -93,10 +93,10 @@ pub async fn invoke(
                 &view,
                 &request,
                 |up, payload, overrides| http_request(h, up, &view, &request, payload, overrides),
-            )
+            ))
             .await
             .map(backend_status),
-            Integration::Aws(a) => backend(
+            Integration::Aws(a) => Box::pin(backend(
                 client,
                 true,
                 up,
@@ -104,11 +104,11 @@ pub async fn invoke(
                 &view,
                 &request,
                 |_, payload, overrides| aws_request(a, &view, &request, &payload, overrides),
-            )
+            ))
             .await
             .map(backend_status),
             Integration::Lambda(l) => match stage_method.function.as_ref() {
-                Some(target) => lambda(callers, l, target, &view, &request).await,
+                Some(target) => Box::pin(lambda(callers, l, target, &view, &request)).await,
                 None => Err(internal_error()),
             },
             Integration::LambdaProxy(call) => {
@@ -128,7 +128,10 @@ pub async fn invoke(
                             .and_then(|a| a.as_inet())
                             .map(|a| a.port());
                         let payload = Bytes::from(lambda::proxy_event(&event));
-                        lambda_proxy(callers, call, target, payload, &request, view.info).await
+                        Box::pin(lambda_proxy(
+                            callers, call, target, payload, &request, view.info,
+                        ))
+                        .await
                     }
                     _ => Err(ProxyError::from(internal_error())),
                 };
