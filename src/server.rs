@@ -132,15 +132,8 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
         }
         None => (None, None),
     };
-    let gateway = Gateway {
-        state: state.clone(),
-        metrics: metrics.clone(),
-        access_log: logger,
-        client: crate::client::Client::new(),
-        functions: functions.clone(),
-    };
-    let mut proxy =
-        pingora::proxy::http_proxy_service_with_name(&server.configuration, gateway, "tollgate");
+    let gateway = Gateway::new(state.clone(), metrics.clone(), logger, functions.clone());
+    let mut proxy = Service::new("tollgate".to_string(), gateway);
     proxy.threads = Some(s.threads);
     for l in &s.listen {
         proxy.add_tcp(l);

@@ -4,8 +4,8 @@
 //! read.
 
 use super::custom::Callers;
-use super::request::{content_length, expects_continue, read_body};
-use super::{split_target, RequestCtx};
+use super::request::{expects_continue, read_body};
+use super::{split_target, RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
 use crate::auth::authorizers::{self, Calls};
@@ -15,7 +15,7 @@ use crate::compile::Snapshot;
 use crate::compile::Upstream;
 use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
 use crate::functions::Invocation;
-use crate::integrations::{Failure, Integration};
+use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -59,9 +59,6 @@ pub fn no_method(req: &pingora::http::RequestHeader, ctx: &mut RequestCtx) -> Fa
     }
 }
 
-/// What Pingora's retry buffer holds of a request body.
-const RETRY_BUFFER: usize = 64 * 1024;
-
 /// Runs access control for the routed request in `ctx`: resource policy and IAM, then the
 /// method's authorizer (CUSTOM, COGNITO_USER_POOLS) combined with the resource policy.
 pub async fn control(
@@ -102,28 +99,6 @@ pub async fn control(
             access::precheck_iam(&api_access, &snap.iam, &signed, ctx.info.start)
                 .map_err(|d| refuse(ctx, d))?;
         }
-        // HTTP_PROXY to a TLS backend goes through Pingora's proxy, which sends on the body
-        // it kept in its retry buffer (64 KiB at most).
-        let pingora_proxies = matches!(api.methods[m].integration, Integration::HttpProxy(_))
-            && api.stages[s].methods[m]
-                .upstream
-                .as_ref()
-                .is_some_and(|u| u.endpoint.tls);
-        let too_large = |declared: u64| {
-            log::warn!(
-                "{} {}: a signed body of {declared} bytes (over {RETRY_BUFFER}) cannot be \
-                 forwarded to a TLS HTTP_PROXY backend",
-                api.id,
-                api.methods[m].resource_path
-            );
-            Failure::new(G::RequestTooLarge)
-        };
-        if pingora_proxies {
-            if let Some(n) = content_length(session).filter(|&n| n > RETRY_BUFFER as u64) {
-                return Err(too_large(n));
-            }
-            session.as_mut().enable_retry_buffering();
-        }
         // The client holds its body back until it gets `100 Continue`.
         if expects_continue(session) {
             session
@@ -132,9 +107,6 @@ pub async fn control(
                 .map_err(|_| Failure::new(G::Default4xx))?;
         }
         match read_body(session).await {
-            Ok(Some(body)) if pingora_proxies && body.len() > RETRY_BUFFER => {
-                return Err(too_large(body.len() as u64));
-            }
             Ok(Some(body)) => ctx.request_body = Some(body),
             Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
             Err(_) => return Err(Failure::new(G::Default4xx)),

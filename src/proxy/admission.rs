@@ -5,16 +5,14 @@
 use super::custom::Callers;
 use super::request::read_body;
 use super::RequestCtx;
+use super::Session;
 use crate::compile::Snapshot;
-use crate::integrations::{Failure, Integration};
+use crate::integrations::Failure;
 use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
 use crate::throttle::shared::Decision;
 use crate::throttle::{self, QuotaMode, Refusal};
 use pingora::prelude::*;
-
-/// What Pingora's retry buffer holds (`BODY_BUF_LIMIT`).
-const RETRY_BUFFER_LIMIT: usize = 64 * 1024;
 
 /// Runs the admission steps for a routed request, in AWS's order.
 pub async fn admit(
@@ -149,35 +147,15 @@ async fn validate_body(
     let Some(model) = &method.body_model else {
         return Ok(());
     };
-    // HTTPS backends go through Pingora's proxy path, which re-sends a body read here only
-    // from its retry buffer (`request_body_filter` then sends the whole body).
-    let pingora_path = matches!(method.integration, Integration::HttpProxy(_))
-        && ctx
-            .route
-            .stage
-            .and_then(|s| snap.apis[a].stages[s].methods[m].upstream.as_ref())
-            .is_some_and(|up| up.endpoint.tls);
     let body = match ctx.request_body.clone() {
         // Access control read it already (a SigV4-signed body).
         Some(b) => b,
-        None => {
-            if pingora_path {
-                session.enable_retry_buffering();
-            }
-            match read_body(session).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
-                Err(_) => return Err(Failure::new(G::BadRequestBody)),
-            }
-        }
+        None => match read_body(session).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Err(Failure::new(G::RequestTooLarge)),
+            Err(_) => return Err(Failure::new(G::BadRequestBody)),
+        },
     };
-    if pingora_path && body.len() > RETRY_BUFFER_LIMIT {
-        log::info!(
-            "{}: a validated body over 64 KiB cannot be sent to an HTTPS backend",
-            ctx.info.request_id.as_str()
-        );
-        return Err(Failure::new(G::RequestTooLarge));
-    }
     let checked = crate::validation::validate_body(model, &body);
     ctx.request_body = Some(body);
     checked

@@ -5,6 +5,7 @@
 
 use super::respond::http_date;
 use super::RequestCtx;
+use super::Session;
 use crate::cache::lock::FillGuard;
 use crate::cache::policy::{self, Lookup, IGNORED_CACHE_CONTROL_WARNING};
 use crate::cache::settings::MAX_ENTRY_BYTES;

@@ -6,6 +6,7 @@
 use super::request::read_body;
 use super::respond::{self, Reply};
 use super::RequestCtx;
+use super::Session;
 use crate::client::{Client, ClientError, Inbound, Outbound};
 use crate::compile::{Snapshot, Upstream};
 use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
@@ -35,6 +36,8 @@ use std::time::{Duration, Instant, SystemTime};
 pub struct Callers<'a> {
     pub client: &'a Client,
     pub functions: &'a Functions,
+    /// Connections to TLS HTTP_PROXY backends.
+    pub tls: &'a pingora::connectors::TransportConnector,
 }
 
 pub async fn invoke(

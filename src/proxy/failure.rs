@@ -1,11 +1,11 @@
-//! `fail_to_proxy`: an upstream or body error becomes the gateway response AWS would send.
+//! An upstream or body error becomes the gateway response AWS would send.
 
 use super::respond;
 use super::RequestCtx;
+use super::Session;
 use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use pingora::prelude::*;
-use pingora::proxy::FailToProxy;
 
 /// The gateway response for a proxy error; None when the client is gone.
 pub fn classify(e: &Error) -> Option<Failure> {
@@ -29,34 +29,21 @@ pub fn classify(e: &Error) -> Option<Failure> {
     Some(Failure::new(kind))
 }
 
-pub async fn fail_to_proxy(session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-    let gone = FailToProxy {
-        error_code: 0,
-        can_reuse_downstream: false,
-    };
-    // Once the response has started, the only honest signal left is closing the connection.
-    // (An interim `100 Continue` does not count.)
+/// Answers an error that ended the request, while nothing of the response has been sent;
+/// afterwards the only honest signal left is closing the connection (the caller does).
+pub async fn answer(session: &mut Session, e: &Error, ctx: &mut RequestCtx) {
+    // An interim `100 Continue` does not count as the response.
     if session
         .response_written()
         .is_some_and(|r| !r.status.is_informational())
     {
-        return gone;
+        return;
     }
-    let Some(failure) = classify(e) else {
-        return gone;
-    };
-    let Some(snap) = ctx.snapshot.clone() else {
-        return gone;
+    let (Some(failure), Some(snap)) = (classify(e), ctx.snapshot.clone()) else {
+        return;
     };
     log::info!("{}: integration error: {e}", ctx.info.request_id.as_str());
     let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
-    let code = reply.status;
     session.set_keepalive(None);
-    if respond::write(session, ctx, reply).await.is_err() {
-        return gone;
-    }
-    FailToProxy {
-        error_code: code,
-        can_reuse_downstream: false,
-    }
+    let _ = respond::write(session, ctx, reply).await;
 }

@@ -1,23 +1,30 @@
-//! HTTP_PROXY to plain-HTTP backends: a lean HTTP/1.1 exchange on pooled connections (see
-//! `pool`). The client side stays Pingora's; the backend side writes the request head as bytes
-//! with API Gateway's header rules applied while writing, and parses the response head with
-//! httparse, renaming and dropping headers while building the client's response. Both bodies
-//! stream; nothing is buffered beyond one read. TLS backends go through Pingora's proxy path.
+//! HTTP_PROXY: a lean HTTP/1.1 exchange on pooled connections (plain ones in `pool`, TLS ones
+//! from Pingora's connector, which does the handshake and certificate checks). The request
+//! head is written as bytes with API Gateway's header rules applied while writing; the
+//! response head is parsed with httparse, renaming and dropping headers while building the
+//! client's response. Both bodies stream; nothing is buffered beyond one read.
 
+use super::custom::Callers;
+use super::failure;
 use super::pool;
 use super::respond::{self, http_date};
-use super::{RequestCtx, MAX_BODY};
+use super::{RequestCtx, Session, MAX_BODY};
 use crate::compile::{Snapshot, Upstream};
 use crate::integrations::http::{HttpProxy, DROPPED_REQUEST_HEADERS, REMAPPED_RESPONSE_HEADERS};
 use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use bytes::{BufMut, Bytes, BytesMut};
+use pingora::connectors::TransportConnector;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
+use pingora::protocols::Stream;
 use pingora::time::fast_timeout::fast_timeout;
+use pingora::upstreams::peer::Peer;
 use std::io::ErrorKind;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 
 /// Request headers never forwarded: hop-by-hop ones, and those the gateway writes itself.
@@ -68,13 +75,14 @@ fn fail(kind: G) -> Stop {
 
 /// Runs the exchange and answers the client, whatever happens.
 pub async fn forward(
+    callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
     snap: &Snapshot,
     proxy: &HttpProxy,
     up: &Upstream,
 ) -> Result<()> {
-    match exchange(session, ctx, proxy, up).await {
+    match exchange(callers.tls, session, ctx, proxy, up).await {
         Ok(()) => Ok(()),
         Err(Stop::Abort(e)) => Err(e),
         Err(Stop::Gateway(failure)) => {
@@ -95,13 +103,13 @@ enum RequestBody {
 }
 
 async fn exchange(
+    tls: &TransportConnector,
     session: &mut Session,
     ctx: &mut RequestCtx,
     proxy: &HttpProxy,
     up: &Upstream,
 ) -> Result<(), Stop> {
     let started = Instant::now();
-    ctx.integration_started = Some(started);
     let mut deadline = started + up.timeout;
     let (head, body, is_head) = request_head(session, ctx, proxy, up);
 
@@ -109,16 +117,7 @@ async fn exchange(
     // the client's body has been consumed, one retry on a new connection is safe.
     let mut attempt = 0;
     let (mut conn, mut buf) = loop {
-        let pooled = if attempt == 0 {
-            pool::take(up.addr)
-        } else {
-            None
-        };
-        let reused = pooled.is_some();
-        let mut conn = match pooled {
-            Some(c) => c,
-            None => connect(up.addr, deadline).await?,
-        };
+        let (mut conn, reused) = open(tls, up, attempt == 0, deadline).await?;
         let pre_read = ctx.request_body.clone();
         match send_request(
             session, &mut conn, &head, body, pre_read, deadline, up.timeout,
@@ -208,7 +207,10 @@ async fn exchange(
     }
     super::cache::end_stream(ctx);
     if clean && keep_alive && buf.is_empty() {
-        pool::put(up.addr, conn);
+        match conn {
+            Conn::Plain(c) => pool::put(up.addr, c),
+            Conn::Tls(s) => tls.release_stream(s, up.peer.reuse_hash(), up.peer.idle_timeout()),
+        }
     }
     Ok(())
 }
@@ -302,6 +304,13 @@ fn request_head(
             put_header(&mut h, name.as_bytes(), value.as_bytes());
         }
     }
+    if let Some(pre) = &ctx.request_body {
+        // Read whole already (signed or validated): sent with its length.
+        body = match pre.len() {
+            0 => RequestBody::None,
+            n => RequestBody::Length(n as u64),
+        };
+    }
     match body {
         RequestBody::Length(n) => {
             h.put_slice(b"Content-Length: ");
@@ -337,6 +346,82 @@ fn put_header(h: &mut BytesMut, name: &[u8], value: &[u8]) {
     h.put_slice(b"\r\n");
 }
 
+/// A backend connection: plain TCP, or TLS through Pingora's connector.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Stream),
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(c) => Pin::new(c).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(c) => Pin::new(c).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(c) => Pin::new(c).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(c) => Pin::new(c).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// A connection to the backend, pooled when `may_reuse` and one is idle; true when pooled.
+async fn open(
+    tls: &TransportConnector,
+    up: &Upstream,
+    may_reuse: bool,
+    deadline: Instant,
+) -> Result<(Conn, bool), Stop> {
+    if !up.endpoint.tls {
+        return Ok(match may_reuse.then(|| pool::take(up.addr)).flatten() {
+            Some(c) => (Conn::Plain(c), true),
+            None => (Conn::Plain(connect(up.addr, deadline).await?), false),
+        });
+    }
+    let opened = if may_reuse {
+        within(deadline, tls.get_stream(&up.peer)).await
+    } else {
+        within(deadline, async {
+            Ok((tls.new_stream(&up.peer).await?, false))
+        })
+        .await
+    };
+    match opened {
+        Err(_) => Err(fail(G::IntegrationTimeout)),
+        Ok(Err(e)) => Err(Stop::Gateway(
+            failure::classify(&e).unwrap_or_else(|| Failure::new(G::IntegrationFailure)),
+        )),
+        Ok(Ok((s, reused))) => Ok((Conn::Tls(s), reused)),
+    }
+}
+
 async fn connect(addr: std::net::SocketAddr, deadline: Instant) -> Result<TcpStream, Stop> {
     match within(deadline, TcpStream::connect(addr)).await {
         Err(_) => Err(fail(G::IntegrationTimeout)),
@@ -359,7 +444,7 @@ enum SendError {
 /// the body an earlier step already read.
 async fn send_request(
     session: &mut Session,
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     head: &[u8],
     body: RequestBody,
     mut pre_read: Option<Bytes>,
@@ -421,11 +506,7 @@ async fn send_request(
 }
 
 /// Reads more of the response head; 0 means the backend closed the connection.
-async fn read_more(
-    conn: &mut TcpStream,
-    buf: &mut BytesMut,
-    deadline: Instant,
-) -> Result<usize, Stop> {
+async fn read_more(conn: &mut Conn, buf: &mut BytesMut, deadline: Instant) -> Result<usize, Stop> {
     match within(deadline, conn.read_buf(buf)).await {
         Err(_) => Err(fail(G::IntegrationTimeout)),
         Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(0),
@@ -529,11 +610,7 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
 }
 
 /// One body read, bounded by `limit`; 0 means the backend closed the connection.
-async fn read_body(
-    conn: &mut TcpStream,
-    buf: &mut BytesMut,
-    limit: Duration,
-) -> Result<usize, Stop> {
+async fn read_body(conn: &mut Conn, buf: &mut BytesMut, limit: Duration) -> Result<usize, Stop> {
     match fast_timeout(limit, conn.read_buf(buf)).await {
         Err(_) => Err(Stop::Abort(Error::explain(
             ErrorType::ReadTimedout,
@@ -559,7 +636,7 @@ async fn send_down(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> 
 async fn copy_length(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     buf: &mut BytesMut,
     mut left: u64,
     limit: Duration,
@@ -587,7 +664,7 @@ async fn copy_length(
 async fn copy_chunked(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     buf: &mut BytesMut,
     limit: Duration,
 ) -> Result<bool, Stop> {
@@ -664,7 +741,7 @@ async fn copy_chunked(
 async fn copy_until_close(
     session: &mut Session,
     ctx: &mut RequestCtx,
-    conn: &mut TcpStream,
+    conn: &mut Conn,
     buf: &mut BytesMut,
     limit: Duration,
 ) -> Result<(), Stop> {

@@ -1,9 +1,8 @@
 //! The `logging` phase: metrics and the access log line, both off the response path.
 
-use super::{Gateway, RequestCtx};
+use super::{Gateway, RequestCtx, Session};
 use crate::pipeline::RequestView;
 use crate::vtl::TemplateContext;
-use pingora::prelude::*;
 use std::borrow::Cow;
 
 pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {

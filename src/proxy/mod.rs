@@ -1,17 +1,20 @@
-//! The Pingora adapter: `impl ProxyHttp` for the gateway. Each phase calls into the pipeline
-//! and integrations; this module only moves bytes and headers between them and Pingora.
+//! The Pingora adapter: the gateway as an HTTP server application (`downstream`). The request
+//! path calls into the pipeline and integrations; this module only moves bytes and headers
+//! between them and Pingora's sessions.
 
 mod access;
 mod admission;
 mod cache;
 mod custom;
+mod downstream;
 mod failure;
 mod forward;
 mod logging;
 mod pool;
 mod request;
 mod respond;
-mod upstream;
+
+pub use downstream::Session;
 
 use crate::access_log::AccessLogger;
 use crate::compile::Snapshot;
@@ -19,14 +22,13 @@ use crate::integrations::Failure;
 use crate::metrics::Metrics;
 use crate::pipeline::{CasedHeaders, Landing, Outcome, RequestInfo, RequestView};
 use arc_swap::ArcSwap;
-use async_trait::async_trait;
 use bytes::Bytes;
-use pingora::http::{RequestHeader, ResponseHeader};
-use pingora::prelude::*;
-use pingora::proxy::FailToProxy;
-use pingora::upstreams::peer::HttpPeer;
+use pingora::connectors::TransportConnector;
+use pingora::http::RequestHeader;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio::sync::Notify;
 
 /// AWS's payload limit: larger request bodies get 413.
 pub const MAX_BODY: u64 = 10 * 1024 * 1024;
@@ -39,6 +41,31 @@ pub struct Gateway {
     pub client: crate::client::Client,
     /// Local Lambda functions.
     pub functions: crate::functions::Functions,
+    /// HTTP_PROXY to TLS backends: connections and their pool.
+    pub tls: TransportConnector,
+    /// Set, and the waiters woken, when the service stops: kept-alive connections close.
+    pub shutting_down: AtomicBool,
+    pub shutdown: Notify,
+}
+
+impl Gateway {
+    pub fn new(
+        state: Arc<ArcSwap<Snapshot>>,
+        metrics: Arc<Metrics>,
+        access_log: Option<AccessLogger>,
+        functions: crate::functions::Functions,
+    ) -> Gateway {
+        Gateway {
+            state,
+            metrics,
+            access_log,
+            client: crate::client::Client::new(),
+            functions,
+            tls: TransportConnector::new(None),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        }
+    }
 }
 
 /// Indices of what the request reached in its snapshot.
@@ -64,10 +91,8 @@ pub struct RequestCtx {
     /// The matched resource's path parameters (raw), for templates and gateway responses.
     pub path_params: Vec<(String, String)>,
     pub outcome: Outcome,
-    pub integration_started: Option<Instant>,
-    /// HTTP_PROXY: the upstream request target and mapped headers, prepared in request_filter.
+    /// HTTP_PROXY: the upstream request target and mapped headers, prepared after admission.
     pub upstream: Option<request::PreparedUpstream>,
-    pub request_body_bytes: u64,
     /// The request body when a step before the integration had to read it (SigV4 signs it).
     pub request_body: Option<Bytes>,
     /// A cache miss whose response is to be stored.
@@ -76,13 +101,10 @@ pub struct RequestCtx {
     pub cache_warning: bool,
 }
 
-#[async_trait]
-impl ProxyHttp for Gateway {
-    type CTX = RequestCtx;
-
-    fn new_ctx(&self) -> RequestCtx {
+impl RequestCtx {
+    pub fn new(snapshot: Arc<Snapshot>) -> RequestCtx {
         RequestCtx {
-            snapshot: None,
+            snapshot: Some(snapshot),
             info: RequestInfo::new(std::time::SystemTime::now()),
             started: Instant::now(),
             route: Route::default(),
@@ -91,140 +113,13 @@ impl ProxyHttp for Gateway {
             method_path: None,
             path_params: Vec::new(),
             outcome: Outcome::default(),
-            integration_started: None,
             upstream: None,
-            request_body_bytes: 0,
             request_body: None,
             cache_fill: None,
             cache_warning: false,
         }
     }
 
-    /// No downstream modules: Pingora's default registers a (disabled) compression module whose
-    /// per-request bookkeeping costs throughput for nothing.
-    fn init_downstream_modules(&self, _modules: &mut pingora::modules::http::HttpModules) {}
-
-    async fn early_request_filter(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        let snapshot = self.state.load_full();
-        // Pingora's HTTP/1.1 keep-alive never times out by default: bound it.
-        if session.get_keepalive() == Some(0) {
-            session.set_keepalive(Some(snapshot.server.keepalive_timeout_seconds));
-        }
-        ctx.snapshot = Some(snapshot);
-        Ok(())
-    }
-
-    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
-        let callers = custom::Callers {
-            client: &self.client,
-            functions: &self.functions,
-        };
-        request::request_filter(&callers, session, ctx).await
-    }
-
-    async fn request_body_filter(
-        &self,
-        _session: &mut Session,
-        body: &mut Option<Bytes>,
-        end_of_stream: bool,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        if let Some(pre) = &ctx.request_body {
-            // Admission read the body already: send that, once, at the end.
-            *body = Some(if end_of_stream {
-                pre.clone()
-            } else {
-                Bytes::new()
-            });
-            return Ok(());
-        }
-        if let Some(b) = body {
-            ctx.request_body_bytes += b.len() as u64;
-            if ctx.request_body_bytes > MAX_BODY {
-                return Error::e_explain(ErrorType::HTTPStatus(413), "request body over 10 MB");
-            }
-        }
-        Ok(())
-    }
-
-    async fn upstream_peer(
-        &self,
-        _session: &mut Session,
-        ctx: &mut RequestCtx,
-    ) -> Result<Box<HttpPeer>> {
-        ctx.integration_started = Some(Instant::now());
-        upstream::peer(ctx)
-    }
-
-    async fn upstream_request_filter(
-        &self,
-        session: &mut Session,
-        upstream_request: &mut pingora::http::RequestHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        upstream::request_headers(session, upstream_request, ctx)
-    }
-
-    async fn response_filter(
-        &self,
-        session: &mut Session,
-        upstream_response: &mut ResponseHeader,
-        ctx: &mut RequestCtx,
-    ) -> Result<()> {
-        upstream::response_headers(upstream_response, ctx)?;
-        cache::add_warning(ctx, upstream_response)?;
-        let length = upstream_response
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok());
-        let no_body = session.req_header().method == http::Method::HEAD;
-        cache::begin_stream(ctx, upstream_response, no_body, length);
-        Ok(())
-    }
-
-    fn response_body_filter(
-        &self,
-        _session: &mut Session,
-        body: &mut Option<Bytes>,
-        end_of_stream: bool,
-        ctx: &mut RequestCtx,
-    ) -> Result<Option<std::time::Duration>> {
-        if let Some(b) = body {
-            ctx.outcome.response_length += b.len() as u64;
-            cache::collect(ctx, b);
-        }
-        if end_of_stream {
-            cache::end_stream(ctx);
-        }
-        Ok(None)
-    }
-
-    async fn fail_to_proxy(
-        &self,
-        session: &mut Session,
-        e: &Error,
-        ctx: &mut RequestCtx,
-    ) -> FailToProxy {
-        failure::fail_to_proxy(session, e, ctx).await
-    }
-
-    fn suppress_error_log(&self, _session: &Session, _ctx: &RequestCtx, error: &Error) -> bool {
-        // Client disconnects and the gateway responses we chose are not server errors.
-        matches!(error.esource(), ErrorSource::Downstream)
-            || matches!(error.etype(), ErrorType::HTTPStatus(_))
-    }
-
-    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
-        logging::log_request(self, session, ctx);
-    }
-}
-
-impl RequestCtx {
     pub fn fail(&mut self, f: Failure) {
         self.outcome.error = Some(f);
     }

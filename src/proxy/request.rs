@@ -1,10 +1,9 @@
-//! `request_filter`: find the API, stage and method, admit the request, look it up in the
-//! stage cache, then either answer (non-proxy integrations, gateway responses) or prepare
-//! the HTTP_PROXY upstream request.
+//! One request: find the API, stage and method, admit the request, look it up in the stage
+//! cache, then answer: from the integration, or with a gateway response.
 
 use super::custom::Callers;
 use super::respond;
-use super::{RequestCtx, Route, MAX_BODY};
+use super::{RequestCtx, Route, Session, MAX_BODY};
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
 use crate::pipeline;
@@ -14,17 +13,19 @@ use bytes::{Bytes, BytesMut};
 use pingora::prelude::*;
 use std::sync::Arc;
 
-/// What `upstream_request_filter` applies to the HTTP_PROXY request.
+/// What the HTTP_PROXY request carries beyond the client's.
 pub struct PreparedUpstream {
     pub target: String,
     pub mapped_headers: Vec<(String, String)>,
 }
 
-pub async fn request_filter(
+/// Answers the request; an error means no answer could be written (the client is gone, or the
+/// response broke off after it started).
+pub async fn serve(
     callers: &Callers<'_>,
     session: &mut Session,
     ctx: &mut RequestCtx,
-) -> Result<bool> {
+) -> Result<()> {
     let Some(snap) = ctx.snapshot.clone() else {
         return Error::e_explain(ErrorType::InternalError, "no configuration snapshot");
     };
@@ -35,7 +36,7 @@ pub async fn request_filter(
     let step = match route(session, ctx, &snap) {
         Ok(step) => match super::admission::admit(callers, session, ctx, &snap).await {
             Ok(()) => match super::cache::lookup(session, ctx, &snap).await? {
-                Ok(super::cache::Step::Answered) => return Ok(true),
+                Ok(super::cache::Step::Answered) => return Ok(()),
                 Ok(super::cache::Step::Integrate) => Ok(step),
                 Err(failure) => Err(failure),
             },
@@ -49,7 +50,7 @@ pub async fn request_filter(
             continue_if_expected(session).await?;
             let (Some(a), Some(s), Some(m)) = (ctx.route.api, ctx.route.stage, ctx.route.method)
             else {
-                return Ok(false);
+                return Error::e_explain(ErrorType::InternalError, "proxy without a route");
             };
             let api = &snap.apis[a];
             match (
@@ -58,22 +59,16 @@ pub async fn request_filter(
             ) {
                 (Integration::HttpProxy(p), Some(up)) => {
                     prepare_upstream(session, ctx, &snap, p, up);
-                    // Plain-HTTP backends take the lean path; TLS ones Pingora's proxy.
-                    if up.endpoint.tls {
-                        return Ok(false);
-                    }
-                    super::forward::forward(session, ctx, &snap, p, up).await?;
-                    Ok(true)
+                    super::forward::forward(callers, session, ctx, &snap, p, up).await
                 }
-                _ => Ok(false),
+                _ => Error::e_explain(ErrorType::InternalError, "proxy without an upstream"),
             }
         }
         Ok(Step::Custom) => {
             continue_if_expected(session).await?;
             // Boxed: the custom integrations' state is large, and inlined it would make every
             // request's future (HTTP_PROXY's too) that much larger to build and move.
-            Box::pin(super::custom::invoke(callers, session, ctx, &snap)).await?;
-            Ok(true)
+            Box::pin(super::custom::invoke(callers, session, ctx, &snap)).await
         }
         Err(failure) => {
             let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
@@ -84,8 +79,7 @@ pub async fn request_filter(
             }
             // An unread body is drained after the answer (by Pingora, to keep the
             // connection): a refused client is answered without waiting for it.
-            respond::write(session, ctx, reply).await?;
-            Ok(true)
+            respond::write(session, ctx, reply).await
         }
     }
 }

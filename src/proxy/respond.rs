@@ -2,6 +2,7 @@
 //! every API Gateway response carries.
 
 use super::RequestCtx;
+use super::Session;
 use crate::compile::Snapshot;
 use crate::integrations::http::REMAPPED_METHOD_RESPONSE_HEADERS;
 use crate::integrations::response::MethodResponse;
