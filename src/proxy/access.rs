@@ -229,14 +229,16 @@ impl Calls for Callers<'_> {
             trace_id: Some(trace_id),
             asynchronous: false,
         };
-        invoke::call_with(
+        // Boxed, as the fetch below: an authorized request that needs neither (a cached
+        // decision) does not carry their state.
+        Box::pin(invoke::call_with(
             self.client,
             self.functions,
             target,
             payload,
             timeout,
             options,
-        )
+        ))
         .await
     }
 
@@ -250,9 +252,7 @@ impl Calls for Callers<'_> {
             ],
             body: Bytes::new(),
         };
-        let response = self
-            .client
-            .send(&upstream.peer, request, JWKS_TIMEOUT)
+        let response = Box::pin(self.client.send(&upstream.peer, request, JWKS_TIMEOUT))
             .await
             .map_err(|e| format!("{e:?}"))?;
         if response.status != 200 {

@@ -89,7 +89,7 @@ async fn usage_plans(
                 (k.as_str(), interval, tolerance)
             });
             let shared_quota = quota.map(|l| (quota_key.as_str(), g.period, l));
-            let decision = match sh.take(shared_bucket, shared_quota).await {
+            let decision = match Box::pin(sh.take(shared_bucket, shared_quota)).await {
                 Some(d) => d,
                 // Redis went away: count here, and add it to Redis when it is back.
                 None => match quota {

@@ -405,12 +405,14 @@ async fn open(
             None => (Conn::Plain(connect(up.addr, deadline).await?), false),
         });
     }
+    // Boxed: plain-HTTP exchanges do not carry the TLS connector's state.
     let opened = if may_reuse {
-        within(deadline, tls.get_stream(&up.peer)).await
+        within(deadline, Box::pin(tls.get_stream(&up.peer))).await
     } else {
-        within(deadline, async {
-            Ok((tls.new_stream(&up.peer).await?, false))
-        })
+        within(
+            deadline,
+            Box::pin(async { Ok((tls.new_stream(&up.peer).await?, false)) }),
+        )
         .await
     };
     match opened {
