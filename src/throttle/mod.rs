@@ -4,6 +4,8 @@
 //! request takes tokens and counts with atomics only.
 
 pub mod bucket;
+pub mod fleet;
+pub mod lease;
 pub mod plans;
 pub mod quota;
 pub mod shared;
