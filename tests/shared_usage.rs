@@ -314,45 +314,82 @@ fn an_idle_node_gives_its_lease_back_for_the_others() {
     assert_eq!(send(&a, 5), (0, 5));
 }
 
-#[test]
-fn two_nodes_keep_one_token_bucket() {
-    const RATE: f64 = 30.0;
-    const BURST: usize = 75;
+/// Two nodes sharing one key's bucket of `rate`/`burst`, four clients sending as fast as they
+/// can for `secs`: (accepted, refused, seconds).
+fn fleet_rate(rate: f64, burst: usize, secs: u64) -> (f64, f64, f64) {
     let redis = Redis::start(Redis::free_port());
-    let throttle = format!("{{rateLimit: {RATE}, burstLimit: {BURST}}}");
+    let throttle = format!("{{rateLimit: {rate}, burstLimit: {burst}}}");
     let a = Gateway::start_raw(&config_with(redis.addr, 1_000_000, &throttle));
     let b = Gateway::start_raw(&config_with(redis.addr, 1_000_000, &throttle));
     wait_redis_up(&a, 1.0);
     wait_redis_up(&b, 1.0);
     let accepted = AtomicUsize::new(0);
+    let refused = AtomicUsize::new(0);
     let first = Instant::now();
-    let run_for = Duration::from_secs(3);
+    let run_for = Duration::from_secs(secs);
     thread::scope(|s| {
         for gw in [&a, &b, &a, &b] {
-            let accepted = &accepted;
+            let (accepted, refused) = (&accepted, &refused);
             s.spawn(move || {
                 let mut conn = Conn::open(gw.addr);
                 while first.elapsed() < run_for {
                     let r = conn.request("GET", "/prod/q", &[("x-api-key", KEY)], b"");
                     match r.status {
-                        200 => {
-                            accepted.fetch_add(1, Ordering::Relaxed);
+                        200 => accepted.fetch_add(1, Ordering::Relaxed),
+                        429 => {
+                            assert_eq!(r.body_str(), r#"{"message":"Too Many Requests"}"#);
+                            refused.fetch_add(1, Ordering::Relaxed)
                         }
-                        429 => assert_eq!(r.body_str(), r#"{"message":"Too Many Requests"}"#),
                         other => panic!("{other}: {}", r.body_str()),
-                    }
+                    };
                 }
             });
         }
     });
     let elapsed = first.elapsed().as_secs_f64();
-    let got = accepted.load(Ordering::Relaxed) as f64;
-    // One bucket for both nodes: not twice the rate.
+    // Redis stayed up: the shared bucket decided throughout.
+    for gw in [&a, &b] {
+        assert_eq!(
+            gw.metric("tollgate_redis_errors_total", &[]),
+            0.0,
+            "{}",
+            gw.logs()
+        );
+    }
+    (
+        accepted.load(Ordering::Relaxed) as f64,
+        refused.load(Ordering::Relaxed) as f64,
+        elapsed,
+    )
+}
+
+#[test]
+fn two_nodes_keep_one_token_bucket() {
+    const RATE: f64 = 30.0;
+    const BURST: usize = 75;
+    let (got, _, elapsed) = fleet_rate(RATE, BURST, 3);
+    // One bucket for both nodes: not twice the rate. Blocks are of 1 to 9 tokens here.
     let expected = BURST as f64 + RATE * elapsed;
     assert!(
         (got - expected).abs() <= expected * 0.05,
-        "accepted {got} in {elapsed:.2}s, expected {expected:.1} ± 5%\n{}\n{}",
-        a.logs(),
-        b.logs()
+        "accepted {got} in {elapsed:.2}s, expected {expected:.1} ± 5%"
+    );
+}
+
+#[test]
+fn a_large_burst_is_leased_in_blocks_within_the_stated_bound() {
+    const RATE: f64 = 100.0;
+    const BURST: usize = 1600;
+    let (got, refused, elapsed) = fleet_rate(RATE, BURST, 2);
+    assert!(
+        refused > 0.0,
+        "the bucket was never emptied ({got} accepted)"
+    );
+    // At most burst + rate × t plus 1.5 blocks (min(1000, burst / 8) = 200) per node.
+    let expected = BURST as f64 + RATE * elapsed;
+    let bound = expected + 2.0 * 300.0;
+    assert!(
+        got >= expected * 0.95 && got <= bound,
+        "accepted {got} in {elapsed:.2}s, expected {expected:.1} (at most {bound:.1})"
     );
 }

@@ -263,7 +263,7 @@ impl Shared {
                 tokio::spawn(async move {
                     let cap = block_cap(ask);
                     if let Ok(g) = sh.lease(&lease, ask, period, cap, BACKGROUND_TIMEOUT).await {
-                        sh.keep(&lease, period, g, g.granted).await;
+                        sh.keep(&lease, period, g, g.granted);
                     }
                     lease.end_fetch();
                 });
@@ -280,7 +280,7 @@ impl Shared {
         let admitted = match grant {
             Ok(g) if g.granted > 0 => {
                 if fetching {
-                    self.keep(lease, period, g, g.granted - 1).await;
+                    self.keep(lease, period, g, g.granted - 1);
                 }
                 Some(true)
             }
@@ -296,10 +296,16 @@ impl Shared {
         admitted
     }
 
-    /// Deposits `n` units of grant `g` in `lease`, giving back what a new period displaced.
-    async fn keep(&self, lease: &Lease, period: u64, g: Grant, n: u64) {
+    /// Deposits `n` units of grant `g` in `lease`; what a new period displaced goes back to
+    /// Redis in the background.
+    fn keep(self: &Arc<Self>, lease: &Arc<Lease>, period: u64, g: Grant, n: u64) {
         if let Some((p, old)) = lease.deposit(period, n, g.granted, g.left) {
-            let _ = self.give_back(lease, p, old).await;
+            let (sh, lease) = (self.clone(), lease.clone());
+            tokio::spawn(async move {
+                if sh.give_back(&lease, p, old).await.is_err() {
+                    lease.deposit(p, old, 0, 0);
+                }
+            });
         }
     }
 
