@@ -16,7 +16,8 @@
 //! - a node holds at most one and a half blocks of a key's quota (at most 1,500 requests, and
 //!   at most 3/16 of what was left); the unused part goes back to Redis once the node has not
 //!   used the lease for a sweep ([`SWEEP`], so after 0.5–1 s idle), at a period's end, on
-//!   reload and on shutdown; until then other nodes may refuse up to that many requests;
+//!   reload and on shutdown; until then other nodes may refuse up to that many requests (a
+//!   give-back Redis does not confirm is not retried: those units stay counted);
 //! - in any interval of t seconds the fleet admits at most `burst + rate × t` tokens plus
 //!   what the nodes held at its start: at most 1.5 × min(1000, burst / 8) tokens per node
 //!   (at least 1); idle nodes give their tokens back the same way;
@@ -302,9 +303,7 @@ impl Shared {
         if let Some((p, old)) = lease.deposit(period, n, g.granted, g.left) {
             let (sh, lease) = (self.clone(), lease.clone());
             tokio::spawn(async move {
-                if sh.give_back(&lease, p, old).await.is_err() {
-                    lease.deposit(p, old, 0, 0);
-                }
+                let _ = sh.give_back(&lease, p, old).await;
             });
         }
     }
@@ -411,9 +410,9 @@ impl Shared {
             let Some((p, n)) = lease.drain(all, current) else {
                 continue;
             };
+            // Not retried when unconfirmed: Redis may have applied it, and giving back twice
+            // could admit more than the limit. Unconfirmed units stay counted.
             if self.give_back(&lease, p, n).await.is_err() {
-                // Kept for the next sweep.
-                lease.deposit(p, n, 0, 0);
                 return;
             }
         }
