@@ -10,6 +10,7 @@
 
 use super::quota::Period;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HELD_BITS: u32 = 40;
@@ -102,13 +103,13 @@ impl Lease {
         held < self.prefetch_below.load(Ordering::Relaxed)
     }
 
-    /// Claims the right to lease a block; false while another lease call is under way.
-    pub fn begin_fetch(&self) -> bool {
-        !self.fetching.swap(true, Ordering::Acquire)
-    }
-
-    pub fn end_fetch(&self) {
-        self.fetching.store(false, Ordering::Release);
+    /// Claims the right to lease a block, until the claim is dropped (even by a cancelled
+    /// request); None while another lease call is under way.
+    pub fn begin_fetch(self: &Arc<Self>) -> Option<Fetch> {
+        if self.fetching.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(Fetch(self.clone()))
     }
 
     /// Adds `n` units granted for `period`, of a block of `granted` after which Redis had
@@ -161,6 +162,21 @@ impl Lease {
             .compare_exchange(v, pack(p, 0), Ordering::Relaxed, Ordering::Relaxed)
             .ok()
             .map(|_| (p, held))
+    }
+}
+
+/// The claim to lease a block of a [`Lease`].
+pub struct Fetch(Arc<Lease>);
+
+impl Fetch {
+    pub fn lease(&self) -> &Arc<Lease> {
+        &self.0
+    }
+}
+
+impl Drop for Fetch {
+    fn drop(&mut self) {
+        self.0.fetching.store(false, Ordering::Release);
     }
 }
 
@@ -243,17 +259,17 @@ mod tests {
 
     #[test]
     fn refills_early_while_much_is_left_and_on_demand_near_the_end() {
-        let l = quota();
+        let l = Arc::new(quota());
         // A block of 100 with plenty left: refill once fewer than 51 are held.
         l.deposit(1, 99, 100, 5000);
         assert!(!l.wants_refill(51));
         assert!(l.wants_refill(50));
-        // Single flight.
-        assert!(l.begin_fetch());
-        assert!(!l.begin_fetch());
-        l.end_fetch();
-        assert!(l.begin_fetch());
-        l.end_fetch();
+        // Single flight, released when the claim is dropped.
+        let claim = l.begin_fetch();
+        assert!(claim.is_some());
+        assert!(l.begin_fetch().is_none());
+        drop(claim);
+        assert!(l.begin_fetch().is_some());
         // The last blocks: no prefetch.
         l.deposit(1, 0, 1, 9);
         assert!(!l.wants_refill(0));

@@ -259,15 +259,18 @@ impl Shared {
         now: Instant,
     ) -> Option<bool> {
         if let Some(held) = lease.try_take(period) {
-            if lease.wants_refill(held) && lease.begin_fetch() {
-                let (sh, lease) = (self.clone(), lease.clone());
-                tokio::spawn(async move {
-                    let cap = block_cap(ask);
-                    if let Ok(g) = sh.lease(&lease, ask, period, cap, BACKGROUND_TIMEOUT).await {
-                        sh.keep(&lease, period, g, g.granted);
-                    }
-                    lease.end_fetch();
-                });
+            if lease.wants_refill(held) {
+                if let Some(claim) = lease.begin_fetch() {
+                    let sh = self.clone();
+                    tokio::spawn(async move {
+                        let lease = claim.lease();
+                        let cap = block_cap(ask);
+                        let grant = sh.lease(lease, ask, period, cap, BACKGROUND_TIMEOUT);
+                        if let Ok(g) = grant.await {
+                            sh.keep(lease, period, g, g.granted);
+                        }
+                    });
+                }
             }
             return Some(true);
         }
@@ -275,12 +278,11 @@ impl Shared {
             return Some(false);
         }
         // One block at a time; meanwhile each request asks for itself only.
-        let fetching = lease.begin_fetch();
-        let cap = if fetching { block_cap(ask) } else { 1 };
-        let grant = self.lease(lease, ask, period, cap, CALL_TIMEOUT).await;
-        let admitted = match grant {
+        let claim = lease.begin_fetch();
+        let cap = if claim.is_some() { block_cap(ask) } else { 1 };
+        match self.lease(lease, ask, period, cap, CALL_TIMEOUT).await {
             Ok(g) if g.granted > 0 => {
-                if fetching {
+                if claim.is_some() {
                     self.keep(lease, period, g, g.granted - 1);
                 }
                 Some(true)
@@ -290,11 +292,7 @@ impl Shared {
                 Some(false)
             }
             Err(()) => None,
-        };
-        if fetching {
-            lease.end_fetch();
         }
-        admitted
     }
 
     /// Deposits `n` units of grant `g` in `lease`; what a new period displaced goes back to
