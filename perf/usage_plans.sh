@@ -6,7 +6,8 @@
 #              bucket and the plan's MONTH quota counter on every request)
 # Every limit is far above what the run can reach, so all requests must succeed: the table shows
 # what checking them costs. wrk sends the API key to both routes (the open route ignores it).
-# With REDIS=1 the keyed route also makes one Redis call per request (bucket + quota).
+# With REDIS=1 the bucket and quota are leased from Redis in blocks (one Redis call per block,
+# in the background), the requests admitted from the leases.
 # Load: wrk -t1 -c$CONNECTIONS -d$DURATION --latency per target, targets alternated over $ROUNDS
 # rounds, medians, ratios to tg-open.
 #

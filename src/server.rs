@@ -237,6 +237,13 @@ impl Control {
         }
     }
 
+    /// Gives unused usage plan leases back to Redis: idle ones, or `all` (reload, shutdown).
+    async fn return_leases(&self, all: bool) {
+        if let Some(shared) = &self.usage.shared {
+            shared.sweep(all).await;
+        }
+    }
+
     /// True when some integration host now resolves to another address.
     async fn dns_changed(&self) -> bool {
         let snap = self.state.load_full();
@@ -280,15 +287,21 @@ impl BackgroundService for Control {
         let mut dns = tokio::time::interval(DNS_REFRESH);
         dns.tick().await;
         let mut flush = tokio::time::interval(USAGE_FLUSH);
+        let mut sweep = tokio::time::interval(crate::throttle::shared::SWEEP);
         loop {
             tokio::select! {
                 _ = shutdown.changed() => {
                     let _ = sd_notify::notify(&[NotifyState::Stopping]);
+                    self.return_leases(true).await;
                     self.flush_usage().await;
                     self.functions.shutdown().await;
                     break;
                 }
-                _ = hup.recv() => self.reload("SIGHUP"),
+                _ = hup.recv() => {
+                    self.reload("SIGHUP");
+                    self.return_leases(true).await;
+                }
+                _ = sweep.tick() => self.return_leases(false).await,
                 _ = flush.tick() => {
                     self.flush_usage().await;
                     if let Some(shared) = &self.usage.shared {
@@ -298,6 +311,7 @@ impl BackgroundService for Control {
                 _ = dns.tick() => {
                     if self.dns_changed().await {
                         self.reload("integration host addresses changed");
+                        self.return_leases(true).await;
                     }
                 }
             }

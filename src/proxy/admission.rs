@@ -10,7 +10,6 @@ use crate::compile::Snapshot;
 use crate::integrations::Failure;
 use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
-use crate::throttle::shared::Decision;
 use crate::throttle::{self, QuotaMode, Refusal};
 use pingora::prelude::*;
 
@@ -57,66 +56,19 @@ async fn usage_plans(
             .and_then(|v| v.to_str().ok()),
     };
     let limits = &api.stages[s].limits;
-    let shared = snap.limits.shared.as_deref();
-    let mode = match shared {
-        None => QuotaMode::Local,
-        Some(sh) if sh.is_up() => QuotaMode::Shared,
-        Some(_) => QuotaMode::Fallback,
-    };
-    let mut admitted = throttle::admit(
-        &snap.limits,
-        limits,
-        m,
-        required,
-        key,
-        (ctx.started, ctx.info.start),
-        mode,
-    );
-    if let (Some(sh), Ok(Some(g)), QuotaMode::Shared) = (shared, &admitted, mode) {
-        let n = g.period.number(ctx.info.start);
-        let quota = g.quota.map(|q| q.limit_in(n, g.counter.first_period));
-        let bucket = match g.method_throttle.get(&m) {
-            Some(b) => Some((format!("{}m{m}", g.redis_rate_prefix), b)),
-            None => g
-                .throttle
-                .as_ref()
-                .map(|b| (format!("{}plan", g.redis_rate_prefix), b)),
-        };
-        if quota.is_some() || bucket.is_some() {
-            let quota_key = format!("{}{n}", g.redis_prefix);
-            let shared_bucket = bucket.as_ref().map(|(k, b)| {
-                let (interval, tolerance) = b.gcra_micros();
-                (k.as_str(), interval, tolerance)
-            });
-            let shared_quota = quota.map(|l| (quota_key.as_str(), g.period, l));
-            let decision = match Box::pin(sh.take(shared_bucket, shared_quota)).await {
-                Some(d) => d,
-                // Redis went away: count here, and add it to Redis when it is back.
-                None => match quota {
-                    Some(limit) if !g.counter.try_take(n, limit) => Decision::QuotaExceeded,
-                    Some(_) => {
-                        g.counter.note_unsynced();
-                        Decision::Admitted
-                    }
-                    None => Decision::Admitted,
-                },
-            };
-            let refusal = match decision {
-                Decision::Admitted => {
-                    if quota.is_some() && sh.is_up() {
-                        g.counter.record(n);
-                    }
-                    None
-                }
-                Decision::Throttled => Some(Refusal::KeyThrottled),
-                Decision::QuotaExceeded => Some(Refusal::QuotaExceeded),
-            };
-            if let Some(r) = refusal {
-                limits.count(r);
-                admitted = Err(r);
-            }
+    let at = (ctx.started, ctx.info.start);
+    let admitted = match snap.limits.shared.as_ref() {
+        Some(sh) if sh.is_up() => {
+            throttle::fleet::admit(sh, &snap.limits, limits, m, required, key, at).await
         }
-    }
+        shared => {
+            let mode = match shared {
+                None => QuotaMode::Local,
+                Some(_) => QuotaMode::Fallback,
+            };
+            throttle::admit(&snap.limits, limits, m, required, key, at, mode)
+        }
+    };
     match admitted {
         Ok(Some(grant)) => {
             ctx.info.identity.api_key = Some(grant.value.clone());

@@ -1,9 +1,13 @@
 //! API keys, usage plans, throttling and quotas (reference aws-security-cache-ws.md §5–6).
 //! Everything is resolved at load: each stage holds the API keys valid on it with their plan's
 //! token buckets and quota counter, and its own per-method buckets from `methodSettings`. A
-//! request takes tokens and counts with atomics only.
+//! request takes tokens and counts with atomics only; with `server.redis`, from the node's
+//! leases on the fleet's shared budgets ([`shared`], [`lease`], [`fleet`]), Redis being asked
+//! only when a lease runs low.
 
 pub mod bucket;
+pub mod fleet;
+pub mod lease;
 pub mod plans;
 pub mod quota;
 pub mod shared;

@@ -5,7 +5,9 @@
 //! counted against the quota.
 
 use super::bucket::TokenBucket;
+use super::lease::Lease;
 use super::quota::{Period, QuotaCounter, QuotaSettings};
+use super::shared::SharedBucket;
 use super::store::Usage;
 use crate::config::model::{self, Config};
 use crate::config::spans::Seg;
@@ -59,10 +61,17 @@ pub struct ApiKeyGrant {
     /// Counts the key's requests in the plan (a quota's period, else days).
     pub counter: Arc<QuotaCounter>,
     pub period: Period,
-    /// The shared count's Redis key, less the period number.
-    pub redis_prefix: String,
-    /// The shared token bucket's Redis key, less `plan` or `m<method id>`.
-    pub redis_rate_prefix: String,
+    /// The key's leases on its shared quota and buckets (`server.redis`).
+    pub shared: SharedGrant,
+}
+
+/// An API key's usage plan limits as shared through Redis: leases on its quota, its plan
+/// throttle and per-method overrides (by method id).
+#[derive(Default)]
+pub struct SharedGrant {
+    pub quota: Option<Arc<Lease>>,
+    pub throttle: Option<SharedBucket>,
+    pub method_throttle: HashMap<usize, SharedBucket>,
 }
 
 /// Refusal counters of one stage, by reason.
@@ -110,24 +119,23 @@ pub struct StageLimits {
 }
 
 impl StageLimits {
-    /// Counts a refusal decided outside [`admit`] (a shared quota).
-    pub fn count(&self, r: Refusal) {
+    /// Counts refusal `r` and returns it.
+    pub fn refuse(&self, r: Refusal) -> Refusal {
         if let Some(c) = &self.refused {
             c.count(r);
         }
+        r
     }
 }
 
-/// Where a key's quota is counted.
+/// Where [`admit`] counts a key's quota (with the shared store up, [`super::fleet::admit`]
+/// decides instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaMode {
     /// Here only (no shared store).
     Local,
     /// Here, remembered for the shared store, which is unreachable.
     Fallback,
-    /// By the caller, in the shared store: [`admit`] leaves the key's quota and token bucket
-    /// alone.
-    Shared,
 }
 
 /// A usage plan as the admin listener reports it.
@@ -267,6 +275,31 @@ pub fn compile(
                         )),
                     }
                 }
+                let shared = usage
+                    .shared
+                    .as_deref()
+                    .map_or_else(SharedGrant::default, |sh| {
+                        let rate = format!("tollgate:{{{}:{}}}:rate:", plan.name, key.name);
+                        let bucket = |name: String, b: &TokenBucket| {
+                            let gcra = b.gcra_micros();
+                            SharedBucket {
+                                lease: sh.token_lease(&name, gcra.0),
+                                gcra,
+                            }
+                        };
+                        SharedGrant {
+                            quota: quota.map(|_| {
+                                let prefix =
+                                    super::shared::redis_prefix(&plan.name, &key.name, period);
+                                sh.quota_lease(&prefix, period)
+                            }),
+                            throttle: throttle.as_ref().map(|b| bucket(format!("{rate}plan"), b)),
+                            method_throttle: method_throttle
+                                .iter()
+                                .map(|(m, b)| (*m, bucket(format!("{rate}m{m}"), b)))
+                                .collect(),
+                        }
+                    });
                 let grant = ApiKeyGrant {
                     id: id.clone(),
                     value: key.value.clone(),
@@ -275,8 +308,7 @@ pub fn compile(
                     quota,
                     counter: counter.clone(),
                     period,
-                    redis_prefix: super::shared::redis_prefix(&plan.name, &key.name, period),
-                    redis_rate_prefix: format!("tollgate:{{{}:{}}}:rate:", plan.name, key.name),
+                    shared,
                 };
                 if let Some(limits) = stages.get_mut(a).and_then(|l| l.get_mut(s)) {
                     if limits.keys.insert(key.value.clone(), grant).is_some() {
@@ -391,48 +423,69 @@ pub fn admit<'a>(
     (now, wall): (Instant, SystemTime),
     mode: QuotaMode,
 ) -> Result<Option<&'a ApiKeyGrant>, Refusal> {
-    let refuse = |r: Refusal| {
-        if let Some(c) = &stage.refused {
-            c.count(r);
-        }
-        Err(r)
-    };
-    let grant = if api_key_required {
-        match key.and_then(|k| stage.keys.get(k)) {
-            Some(g) => Some(g),
-            None => return Err(Refusal::InvalidApiKey),
-        }
-    } else {
-        None
-    };
-    // With a shared store the key's bucket is the shared one (the caller takes it).
-    if let Some(g) = grant.filter(|_| mode != QuotaMode::Shared) {
-        let bucket = g.method_throttle.get(&method).or(g.throttle.as_ref());
-        if bucket.is_some_and(|b| !b.try_acquire(now)) {
-            return refuse(Refusal::KeyThrottled);
+    let grant = key_grant(stage, api_key_required, key)?;
+    if let Some(g) = grant {
+        if !local_bucket(g, method, now) {
+            return Err(stage.refuse(Refusal::KeyThrottled));
         }
     }
-    if let Some(Some(b)) = stage.method_throttle.get(method) {
-        if !b.try_acquire(now) {
-            return refuse(Refusal::MethodThrottled);
-        }
-    }
-    if !limits.account.try_acquire(now) {
-        return refuse(Refusal::AccountThrottled);
-    }
-    if let Some(g) = grant.filter(|g| mode != QuotaMode::Shared || g.quota.is_none()) {
+    stage_throttles(limits, stage, method, now)?;
+    if let Some(g) = grant {
         let n = g.period.number(wall);
         let limit = g
             .quota
-            .map_or(u64::MAX >> 24, |q| q.limit_in(n, g.counter.first_period));
+            .map_or(UNLIMITED, |q| q.limit_in(n, g.counter.first_period));
         if !g.counter.try_take(n, limit) {
-            return refuse(Refusal::QuotaExceeded);
+            return Err(stage.refuse(Refusal::QuotaExceeded));
         }
         if mode == QuotaMode::Fallback {
             g.counter.note_unsynced();
         }
     }
     Ok(grant)
+}
+
+/// The count limit of a key without a quota (counted for the usage report only).
+pub const UNLIMITED: u64 = u64::MAX >> 24;
+
+/// The API key grant a request uses: None when the method requires no key.
+pub fn key_grant<'a>(
+    stage: &'a StageLimits,
+    api_key_required: bool,
+    key: Option<&str>,
+) -> Result<Option<&'a ApiKeyGrant>, Refusal> {
+    if !api_key_required {
+        return Ok(None);
+    }
+    match key.and_then(|k| stage.keys.get(k)) {
+        Some(g) => Ok(Some(g)),
+        None => Err(Refusal::InvalidApiKey),
+    }
+}
+
+/// Takes a token from the key's own bucket for `method` (its plan's, or the plan's
+/// override for the method), kept on this node; false when it is empty.
+pub fn local_bucket(g: &ApiKeyGrant, method: usize, now: Instant) -> bool {
+    let bucket = g.method_throttle.get(&method).or(g.throttle.as_ref());
+    bucket.is_none_or(|b| b.try_acquire(now))
+}
+
+/// The stage's throttle for `method`, then the account's.
+pub fn stage_throttles(
+    limits: &Limits,
+    stage: &StageLimits,
+    method: usize,
+    now: Instant,
+) -> Result<(), Refusal> {
+    if let Some(Some(b)) = stage.method_throttle.get(method) {
+        if !b.try_acquire(now) {
+            return Err(stage.refuse(Refusal::MethodThrottled));
+        }
+    }
+    if !limits.account.try_acquire(now) {
+        return Err(stage.refuse(Refusal::AccountThrottled));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -557,21 +610,11 @@ restApis:
     }
 
     #[test]
-    fn shared_mode_leaves_the_key_bucket_and_quota_to_the_caller() {
+    fn fallback_counts_here_and_remembers_it_for_the_shared_store() {
         let (limits, stages) = compiled();
         let prod = &stages[0][0];
         let (t, w) = (Instant::now(), SystemTime::now());
         let key = Some("partner-key-000000000001");
-        // Far past the plan's burst (3) and quota (3 today): nothing refused here.
-        for _ in 0..10 {
-            assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Shared).is_ok());
-        }
-        let grant = prod
-            .keys
-            .get("partner-key-000000000001")
-            .map(|g| g.counter.used_in(g.period.number(w)));
-        assert_eq!(grant, Some(0));
-        // Fallback counts locally and remembers what Redis has not seen.
         for _ in 0..3 {
             assert!(admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Fallback).is_ok());
         }
@@ -581,6 +624,53 @@ restApis:
             admit(&limits, prod, 1, true, key, (t, w), QuotaMode::Fallback).err(),
             Some(Refusal::KeyThrottled)
         );
+        // Without a shared store there are no leases.
+        assert!(g.shared.quota.is_none() && g.shared.throttle.is_none());
+    }
+
+    #[test]
+    fn a_shared_store_gives_each_key_leases_kept_across_loads() {
+        let names: &[(&str, &str)] = &[("/pets", "GET"), ("/pets", "POST")];
+        let mut usage = Usage::ephemeral();
+        let metrics = Metrics::new();
+        usage.shared = Some(Arc::new(super::super::Shared::new(
+            "redis://127.0.0.1:1",
+            metrics.redis_up.clone(),
+            metrics.redis_errors.clone(),
+        )));
+        let load = || {
+            compile(
+                &config(YAML),
+                &[("a".to_string(), names)],
+                &metrics,
+                &usage,
+                SystemTime::now(),
+            )
+            .unwrap_or_else(|_| panic!("compiles"))
+        };
+        let (_, first) = load();
+        let (_, second) = load();
+        let g = &first[0][0].keys["partner-key-000000000001"];
+        let quota = g.shared.quota.as_ref().map(|l| l.name.as_str());
+        assert_eq!(quota, Some("tollgate:{basic:partner}:quota:DAY:"));
+        let plan = g.shared.throttle.as_ref().map(|b| b.lease.name.as_str());
+        assert_eq!(plan, Some("tollgate:{basic:partner}:rate:plan"));
+        let get = g
+            .shared
+            .method_throttle
+            .get(&0)
+            .map(|b| b.lease.name.as_str());
+        assert_eq!(get, Some("tollgate:{basic:partner}:rate:m0"));
+        // A rate of 1 per second: one token per 1,000,000 µs, a burst of 1.
+        assert_eq!(g.shared.method_throttle[&0].gcra, (1_000_000, 1_000_000));
+        let again = &second[0][0].keys["partner-key-000000000001"];
+        assert!(Arc::ptr_eq(
+            g.shared.quota.as_ref().unwrap(),
+            again.shared.quota.as_ref().unwrap()
+        ));
+        // The key without a quota leases tokens only.
+        let other = &first[0][1].keys["other-key-00000000000001"];
+        assert!(other.shared.quota.is_none() && other.shared.throttle.is_none());
     }
 
     #[test]
