@@ -3,11 +3,10 @@
 //! adapter (`proxy::cache`) looks entries up after admission and stores integration
 //! responses.
 //!
-//! The store is a module of its own rather than a `pingora-cache` `Storage`: most responses
-//! never pass through Pingora's proxy phases (whole replies of MOCK, HTTP, AWS and Lambda
-//! integrations; the lean HTTP_PROXY client), so `HttpCache`, the only consumer of that
-//! trait, would not run for them; and its size cap aborts a chunked response over the limit
-//! instead of passing it through whole.
+//! The store is a module of its own rather than a `pingora-cache` `Storage`: `HttpCache`, the
+//! only consumer of that trait, runs inside Pingora's proxy framework, which the gateway does
+//! not use (see `proxy::downstream`); and its size cap aborts a chunked response over the
+//! limit instead of passing it through whole.
 //!
 //! Caches live outside the [`Snapshot`]: [`Caches`] hands each compiled stage the cache of
 //! the previous load when neither the stage's cache settings nor the configuration of its
