@@ -1,7 +1,8 @@
 //! A bounded time-to-live cache for authorizer results: Lambda authorizer outputs keyed by
 //! the values of their identity sources (§3.5), and verified JWTs keyed by the token. Sharded
 //! so that concurrent requests rarely touch the same lock; a full shard first drops its
-//! expired entries, then everything (the cache only saves work, it never decides).
+//! expired entries, then everything (the cache only saves work, it never decides). The clock
+//! is `Instant` unless the caller keeps time another way (`SystemTime` for signatures).
 
 use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
@@ -14,17 +15,17 @@ const SHARDS: usize = 16;
 /// memory as well.
 pub const MAX_KEY_BYTES: usize = 8192;
 
-type Shard<V> = RwLock<HashMap<String, (Instant, Arc<V>)>>;
+type Shard<V, T> = RwLock<HashMap<String, (T, Arc<V>)>>;
 
-pub struct TtlCache<V> {
-    shards: Box<[Shard<V>]>,
+pub struct TtlCache<V, T = Instant> {
+    shards: Box<[Shard<V, T>]>,
     hasher: RandomState,
     per_shard: usize,
 }
 
-impl<V> TtlCache<V> {
+impl<V, T: Copy + Ord> TtlCache<V, T> {
     /// A cache holding about `capacity` entries at most.
-    pub fn new(capacity: usize) -> TtlCache<V> {
+    pub fn new(capacity: usize) -> TtlCache<V, T> {
         TtlCache {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
@@ -34,7 +35,7 @@ impl<V> TtlCache<V> {
 
     /// The shard by the key's last bytes (a token's signature, an identity value's end), so
     /// that only the map hashes the whole key.
-    fn shard(&self, key: &str) -> &Shard<V> {
+    fn shard(&self, key: &str) -> &Shard<V, T> {
         let b = key.as_bytes();
         let tail = &b[b.len().saturating_sub(8)..];
         let i = self.hasher.hash_one(tail) as usize % SHARDS;
@@ -42,7 +43,7 @@ impl<V> TtlCache<V> {
     }
 
     /// The value under `key` unless it expired by `now`.
-    pub fn get(&self, key: &str, now: Instant) -> Option<Arc<V>> {
+    pub fn get(&self, key: &str, now: T) -> Option<Arc<V>> {
         let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
         shard
             .get(key)
@@ -51,7 +52,7 @@ impl<V> TtlCache<V> {
     }
 
     /// Stores `value` under `key` until `expires`.
-    pub fn insert(&self, key: String, value: Arc<V>, expires: Instant, now: Instant) {
+    pub fn insert(&self, key: String, value: Arc<V>, expires: T, now: T) {
         if expires <= now || key.len() > MAX_KEY_BYTES {
             return;
         }

@@ -2,7 +2,7 @@
 //! identity policies, compiled at load and looked up by access key id per request.
 
 use super::policy::{self, Attached, Caller, Decision, Policy};
-use super::verify::SecretKey;
+use super::verify::{SecretKey, VerifiedSignatures};
 use crate::config::model;
 use std::collections::HashMap;
 
@@ -41,6 +41,8 @@ impl IamUser {
 pub struct IamUsers {
     users: Vec<IamUser>,
     by_key: HashMap<String, usize>,
+    /// Signatures of these users' requests verified recently.
+    pub verified: VerifiedSignatures,
 }
 
 /// A problem in `iam.users[index]`; `policy` is the index of the policy at fault, if one is.

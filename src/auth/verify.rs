@@ -7,6 +7,7 @@
 //! [`SigV4Error`] whose [`SigV4Error::response`] names the gateway response, the
 //! `x-amzn-ErrorType` and the message AWS sends for it.
 
+use super::authorizer_cache::TtlCache;
 use super::sigv4::{self, SigningKey};
 use crate::responses::GatewayResponseType;
 use arc_swap::ArcSwapOption;
@@ -198,6 +199,13 @@ struct Claim<'a> {
     session_token: Option<Cow<'a, str>>,
 }
 
+impl Claim<'_> {
+    /// How long after its signing time the request is accepted.
+    fn window(&self) -> Duration {
+        self.expires.map_or(MAX_SKEW, Duration::from_secs)
+    }
+}
+
 /// Verifies `req` at time `now`. `lookup` resolves an access key id to the caller and its
 /// secret.
 pub fn verify<'k, U>(
@@ -206,7 +214,103 @@ pub fn verify<'k, U>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Verified<'k, U>, SigV4Error> {
-    check(req, expected, now, lookup)?.signature(req)
+    check(req, expected, now, lookup)?.signature(req, now, None)
+}
+
+/// [`verify`], answering a replay of a request verified earlier from `verified`: every check
+/// but the signature arithmetic still runs (scope, time window or presigned expiry, access
+/// key and session token), and the replay must carry the same signed inputs byte for byte.
+pub fn verify_cached<'k, U>(
+    req: &SignedRequest,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+    verified: &VerifiedSignatures,
+) -> Result<Verified<'k, U>, SigV4Error> {
+    check(req, expected, now, lookup)?.signature(req, now, Some(verified))
+}
+
+/// Signatures verified recently, keyed by the signature, each with the exact inputs it
+/// signed: a replay of the same signed request within its validity skips SHA-256 and HMAC.
+/// Built with the IAM users, so a reload (new secrets) starts it empty.
+pub struct VerifiedSignatures(TtlCache<SignedInputs, SystemTime>);
+
+/// Entries held at most.
+const VERIFIED_CAPACITY: usize = 4096;
+/// Requests whose signed inputs are longer are verified every time (bounds the memory).
+const MAX_CACHED_INPUT_BYTES: usize = 8192;
+
+impl Default for VerifiedSignatures {
+    fn default() -> Self {
+        VerifiedSignatures(TtlCache::new(VERIFIED_CAPACITY))
+    }
+}
+
+impl fmt::Debug for VerifiedSignatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifiedSignatures({} entries)", self.0.len())
+    }
+}
+
+/// What a verified signature covered, as received: method, raw path and query (presigned:
+/// the signature parameter included, which is the cache key), the `Authorization` header
+/// (header form: credential, scope and signed header list), the signing time, each signed
+/// header's values by its position in the signed list, and the payload hash.
+pub struct SignedInputs {
+    method: Box<str>,
+    path: Box<str>,
+    query: Box<str>,
+    authorization: Option<Box<str>>,
+    amz_date: Box<str>,
+    headers: Box<[(usize, Box<str>)]>,
+    payload_hash: Box<str>,
+}
+
+impl SignedInputs {
+    fn of(req: &SignedRequest, claim: &Claim, payload_hash: &str) -> Option<SignedInputs> {
+        let authorization = match claim.form {
+            Form::Header => Some(req.header("authorization")?),
+            Form::Query => None,
+        };
+        let headers: Box<[(usize, Box<str>)]> = signed_values(req, &claim.signed_headers)
+            .map(|(i, v)| (i, v.into()))
+            .collect();
+        let size = req.method.len()
+            + req.path.len()
+            + req.query.len()
+            + authorization.map_or(0, str::len)
+            + headers.iter().map(|(_, v)| v.len() + 8).sum::<usize>();
+        (size <= MAX_CACHED_INPUT_BYTES).then(|| SignedInputs {
+            method: req.method.into(),
+            path: req.path.into(),
+            query: req.query.into(),
+            authorization: authorization.map(Into::into),
+            amz_date: claim.amz_date.as_str().into(),
+            headers,
+            payload_hash: payload_hash.into(),
+        })
+    }
+
+    /// `req` signed exactly these inputs.
+    fn matches(&self, req: &SignedRequest, claim: &Claim, payload_hash: &str) -> bool {
+        let authorization = match claim.form {
+            Form::Header => req.header("authorization"),
+            Form::Query => None,
+        };
+        if *self.method != *req.method
+            || *self.path != *req.path
+            || *self.query != *req.query
+            || self.authorization.as_deref() != authorization
+            || *self.amz_date != *claim.amz_date
+            || *self.payload_hash != *payload_hash
+        {
+            return false;
+        }
+        let mut stored = self.headers.iter();
+        signed_values(req, &claim.signed_headers)
+            .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
+            && stored.next().is_none()
+    }
 }
 
 /// The checks that need no body: the signature is readable, scoped to the API, in time, by
@@ -267,17 +371,38 @@ fn check<'a, 'k, U: 'k>(
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
-    /// Compares the signature over `req`, body included, for each canonical variant.
-    fn signature(self, req: &SignedRequest) -> Result<Verified<'k, U>, SigV4Error> {
+    /// Compares the signature over `req`, body included, for each canonical variant; a
+    /// replay `verified` holds with the same inputs passes without the arithmetic.
+    fn signature(
+        self,
+        req: &SignedRequest,
+        now: SystemTime,
+        verified: Option<&VerifiedSignatures>,
+    ) -> Result<Verified<'k, U>, SigV4Error> {
         let Checked {
             claim,
             caller,
             secret,
         } = self;
+        let payload_hash = if req.body.is_empty() {
+            Cow::Borrowed(sigv4::EMPTY_SHA256)
+        } else {
+            Cow::Owned(sigv4::sha256_hex(req.body))
+        };
+        let passed = |claim: Claim| Verified {
+            caller,
+            access_key_id: claim.access_key_id.into_owned(),
+            #[cfg(test)]
+            form: claim.form,
+        };
+        if let Some(inputs) = verified.and_then(|v| v.0.get(&claim.signature, now)) {
+            if inputs.matches(req, &claim, &payload_hash) {
+                return Ok(passed(claim));
+            }
+        }
         let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let headers = canonical_headers(req, &claim.signed_headers);
-        let payload_hash = sigv4::sha256_hex(req.body);
         // Each canonical piece once; the variants combine them.
         let as_is = sigv4::Settings {
             normalize_path: false,
@@ -316,12 +441,14 @@ impl<'k, U> Checked<'_, 'k, U> {
             let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
             let sig = sigv4::signature(&key.key, &sts);
             if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
-                return Ok(Verified {
-                    caller,
-                    access_key_id: claim.access_key_id.into_owned(),
-                    #[cfg(test)]
-                    form: claim.form,
-                });
+                if let Some(v) = verified {
+                    if let Some(inputs) = SignedInputs::of(req, &claim, &payload_hash) {
+                        // Accepted up to and including the window's last second.
+                        let until = claim.time + claim.window() + Duration::from_secs(1);
+                        v.0.insert(claim.signature.to_string(), Arc::new(inputs), until, now);
+                    }
+                }
+                return Ok(passed(claim));
             }
             first.get_or_insert((creq, sts));
         }
@@ -472,13 +599,7 @@ fn split_credential(credential: Cow<'_, str>) -> Result<CredentialParts<'_>, Sig
 /// Reads the presigned parameters (`X-Amz-Algorithm`, `-Credential`, `-Date`, `-Expires`,
 /// `-SignedHeaders`, `-Signature`, optional `-Security-Token`).
 fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error> {
-    let param = |name: &str| -> Option<Cow<'a, str>> {
-        req.query.split('&').find_map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
-        })
-    };
-    let names = [
+    const NAMES: [&str; 6] = [
         "X-Amz-Algorithm",
         "X-Amz-Credential",
         "X-Amz-Signature",
@@ -486,10 +607,26 @@ fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error
         "X-Amz-SignedHeaders",
         "X-Amz-Expires",
     ];
-    let values: Vec<Option<Cow<'a, str>>> = names.iter().map(|n| param(n)).collect();
+    // One pass; the first occurrence of a name counts.
+    let mut raw: [Option<&'a str>; 6] = [None; 6];
+    let mut token = None;
+    for p in req.query.split('&') {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        if !k.starts_with("X-Amz-") {
+            continue;
+        }
+        let slot = match NAMES.iter().position(|n| *n == k) {
+            Some(i) => &mut raw[i],
+            None if k == "X-Amz-Security-Token" => &mut token,
+            None => continue,
+        };
+        slot.get_or_insert(v);
+    }
+    let decode = |v: &'a str| percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+    let values: [Option<Cow<'a, str>>; 6] = raw.map(|v| v.map(decode));
     if values.iter().any(Option::is_none) {
         let mut m = String::new();
-        for (n, v) in names.iter().zip(&values) {
+        for (n, v) in NAMES.iter().zip(&values) {
             if v.is_none() {
                 m.push_str(&format!("AWS query-string parameters must include '{n}'. "));
             }
@@ -530,7 +667,7 @@ fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error
         amz_date,
         time,
         expires: Some(expires),
-        session_token: param("X-Amz-Security-Token"),
+        session_token: token.map(decode),
     })
 }
 
@@ -562,7 +699,7 @@ fn check_scope(claim: &Claim, expected: &Expected) -> Result<(), SigV4Error> {
 /// until `X-Amz-Date + X-Amz-Expires`.
 fn check_time(claim: &Claim, now: SystemTime) -> Result<(), SigV4Error> {
     let fmt = sigv4::amz_date;
-    let window = claim.expires.map_or(MAX_SKEW, Duration::from_secs);
+    let window = claim.window();
     let earliest = now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH);
     if claim.time < earliest {
         let span = match claim.expires {
@@ -592,22 +729,35 @@ fn check_time(claim: &Claim, now: SystemTime) -> Result<(), SigV4Error> {
 /// arrival order; a signed header the request lacks is written empty (and so mismatches).
 fn canonical_headers(req: &SignedRequest, signed: &str) -> String {
     let mut out = String::with_capacity(256);
-    for name in signed.split(';') {
+    let mut values = signed_values(req, signed).peekable();
+    for (i, name) in signed.split(';').enumerate() {
         out.push_str(name);
         out.push(':');
         let mut first = true;
-        for (k, v) in req.headers {
-            if k.trim().eq_ignore_ascii_case(name) {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&sigv4::fold_whitespace(v));
+        while let Some((_, v)) = values.next_if(|(j, _)| *j == i) {
+            if !first {
+                out.push(',');
             }
+            first = false;
+            out.push_str(&sigv4::fold_whitespace(v));
         }
         out.push('\n');
     }
     out
+}
+
+/// The raw values of the signed headers, each with the position of its name in the signed
+/// list: names in signed order, values of one name in arrival order.
+fn signed_values<'r>(
+    req: &'r SignedRequest,
+    signed: &'r str,
+) -> impl Iterator<Item = (usize, &'r str)> + 'r {
+    signed.split(';').enumerate().flat_map(move |(i, name)| {
+        req.headers
+            .iter()
+            .filter(move |(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(move |(_, v)| (i, *v))
+    })
 }
 
 /// The canonical forms a client may have signed, most common first: SDKs normalise the path
@@ -1050,6 +1200,207 @@ mod tests {
                 "x"
             )
         );
+    }
+
+    /// Verifies against `secret` through `cache`.
+    fn cached(
+        cache: &VerifiedSignatures,
+        secret: &SecretKey,
+        req: &SignedRequest,
+        now: SystemTime,
+    ) -> Result<Form, SigV4Error> {
+        verify_cached(
+            req,
+            &EXEC,
+            now,
+            |k| (k == AKID).then_some((&(), secret)),
+            cache,
+        )
+        .map(|v| v.form)
+    }
+
+    /// A replay is answered from the cache only when every signed input is the same. The
+    /// replays are verified against a wrong secret, which no recomputed signature matches:
+    /// only a cache hit can pass.
+    #[test]
+    fn cached_signatures_need_every_input_identical() {
+        let cache = VerifiedSignatures::default();
+        let right = SecretKey::new(SECRET, None);
+        let wrong = SecretKey::new("not-the-secret", None);
+        let now = t("20150830T123600Z");
+        let h = vector1_headers(VECTOR1_AUTH);
+        let req = get("/prod/pets/42", "type=dog&page=2", &h);
+        assert!(matches!(
+            cached(&cache, &wrong, &req, now),
+            Err(SigV4Error::Mismatch { .. })
+        ));
+        assert_eq!(cached(&cache, &right, &req, now), Ok(Form::Header));
+        assert_eq!(cached(&cache, &wrong, &req, now), Ok(Form::Header), "hit");
+        // Headers the signature does not cover do not matter.
+        let mut extra = h.clone();
+        extra.push(("User-Agent", "curl"));
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets/42", "type=dog&page=2", &extra),
+                now
+            ),
+            Ok(Form::Header)
+        );
+
+        let host = "abc123defg.execute-api.us-east-1.amazonaws.com";
+        type Headers = Vec<(&'static str, String)>;
+        let with_headers = |f: &dyn Fn(&mut Headers)| {
+            let mut v: Headers = vec![
+                ("Host", host.into()),
+                ("X-Amz-Date", "20150830T123600Z".into()),
+            ];
+            v.push(("Authorization", VECTOR1_AUTH.into()));
+            f(&mut v);
+            v
+        };
+        let header_variants: Vec<(&str, Headers)> = vec![
+            (
+                "host changed",
+                with_headers(&|v| v[0].1 = "evil.example".into()),
+            ),
+            (
+                "host spaced",
+                with_headers(&|v| v[0].1 = format!(" {host}")),
+            ),
+            (
+                "host repeated",
+                with_headers(&|v| v.push(("Host", host.into()))),
+            ),
+            (
+                "date changed",
+                with_headers(&|v| v[1].1 = "20150830T123601Z".into()),
+            ),
+            (
+                "date removed, Date header",
+                with_headers(&|v| {
+                    v.remove(1);
+                    v.push(("Date", "Sun, 30 Aug 2015 12:36:00 GMT".into()));
+                }),
+            ),
+            (
+                "signed list changed",
+                with_headers(&|v| v[2].1 = VECTOR1_AUTH.replace("host;x-amz-date", "host")),
+            ),
+            (
+                "authorization spaced",
+                with_headers(&|v| v[2].1 = VECTOR1_AUTH.replace(", ", ",  ")),
+            ),
+        ];
+        for (what, headers) in &header_variants {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = get("/prod/pets/42", "type=dog&page=2", &h);
+            assert!(cached(&cache, &wrong, &r, now).is_err(), "{what}");
+        }
+        let request_variants = [
+            (
+                "method",
+                SignedRequest {
+                    method: "POST",
+                    ..req
+                },
+            ),
+            ("path", get("/prod/pets/43", "type=dog&page=2", &h)),
+            (
+                "path, same once normalised",
+                get("/prod//pets/42", "type=dog&page=2", &h),
+            ),
+            ("query", get("/prod/pets/42", "type=dog&page=3", &h)),
+            (
+                "query, same once canonical",
+                get("/prod/pets/42", "page=2&type=dog", &h),
+            ),
+            ("query removed", get("/prod/pets/42", "", &h)),
+            ("body", SignedRequest { body: b"x", ..req }),
+        ];
+        for (what, r) in &request_variants {
+            assert!(cached(&cache, &wrong, r, now).is_err(), "{what}");
+        }
+        // The same request, still cached, past its window: the time is checked on hits.
+        assert_eq!(
+            cached(&cache, &wrong, &req, t("20150830T124100Z")),
+            Ok(Form::Header)
+        );
+        assert!(matches!(
+            cached(&cache, &right, &req, t("20150830T124101Z")),
+            Err(SigV4Error::Invalid(m)) if m.starts_with("Signature expired")
+        ));
+        // A session token the key does not have is refused on hits too.
+        let mut token = h.clone();
+        token.push(("X-Amz-Security-Token", "TOK"));
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets/42", "type=dog&page=2", &token),
+                now
+            ),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+    }
+
+    /// Presigned: the query is the signed input; a hit still expires with `X-Amz-Expires`.
+    #[test]
+    fn cached_presigned_signatures_expire() {
+        let cache = VerifiedSignatures::default();
+        let right = SecretKey::new(SECRET, None);
+        let wrong = SecretKey::new("not-the-secret", None);
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fexecute-api%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=b4d00be7ce83c27e718a1f5e9914ff23beef363dd737cf3b335e3921b0ea9631";
+        let hq = [("Host", "abc123defg.execute-api.us-east-1.amazonaws.com")];
+        let now = t("20150830T123600Z");
+        assert_eq!(
+            cached(&cache, &right, &get("/prod/pets", q, &hq), now),
+            Ok(Form::Query)
+        );
+        assert_eq!(
+            cached(&cache, &wrong, &get("/prod/pets", q, &hq), now),
+            Ok(Form::Query)
+        );
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets", q, &hq),
+                t("20150830T124100Z")
+            ),
+            Ok(Form::Query)
+        );
+        assert!(matches!(
+            cached(&cache, &right, &get("/prod/pets", q, &hq), t("20150830T124101Z")),
+            Err(SigV4Error::Invalid(m)) if m.starts_with("Signature expired")
+        ));
+        let longer = q.replace("X-Amz-Expires=300", "X-Amz-Expires=3600");
+        let added = format!("{q}&a=1");
+        let token = format!("{q}&X-Amz-Security-Token=TOK");
+        let moved = format!(
+            "X-Amz-Signature=b4d00be7ce83c27e718a1f5e9914ff23beef363dd737cf3b335e3921b0ea9631&{}",
+            q.split("&X-Amz-Signature").next().unwrap()
+        );
+        for (what, query) in [
+            ("expires", longer.as_str()),
+            ("parameter added", &added),
+            ("parameters reordered", &moved),
+        ] {
+            assert!(
+                matches!(
+                    cached(&cache, &wrong, &get("/prod/pets", query, &hq), now),
+                    Err(SigV4Error::Mismatch { .. })
+                ),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            cached(&cache, &wrong, &get("/prod/pets", &token, &hq), now),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+        let other_host = [("Host", "evil.example")];
+        assert!(cached(&cache, &wrong, &get("/prod/pets", q, &other_host), now).is_err());
     }
 
     /// Requests our signer made verify, for a few shapes.
