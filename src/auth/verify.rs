@@ -192,7 +192,7 @@ struct Claim<'a> {
     scope_service: Cow<'a, str>,
     signed_headers: Cow<'a, str>,
     signature: Cow<'a, str>,
-    amz_date: String,
+    amz_date: Cow<'a, str>,
     time: SystemTime,
     /// Presigned: seconds the signature is valid for.
     expires: Option<u64>,
@@ -214,7 +214,7 @@ pub fn verify<'k, U>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Verified<'k, U>, SigV4Error> {
-    check(req, expected, now, lookup)?.signature(req, now, None)
+    check(req, expected, now, lookup)?.signature(req, &payload_hash(req.body), now, None)
 }
 
 /// [`verify`], answering a replay of a request verified earlier from `verified`: every check
@@ -227,7 +227,38 @@ pub fn verify_cached<'k, U>(
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
     verified: &VerifiedSignatures,
 ) -> Result<Verified<'k, U>, SigV4Error> {
-    check(req, expected, now, lookup)?.signature(req, now, Some(verified))
+    let payload_hash = payload_hash(req.body);
+    if let Some(inputs) = raw_signature(req).and_then(|s| verified.0.get(s, now)) {
+        if inputs.matches(req, &payload_hash) {
+            // The same bytes make the same claim: only its checks run again.
+            let checked = validate(inputs.claim.borrowed(), expected, now, lookup)?;
+            return Ok(checked.passed());
+        }
+    }
+    check(req, expected, now, lookup)?.signature(req, &payload_hash, now, Some(verified))
+}
+
+/// The signature as sent, found without parsing the rest: the `Signature=` of the
+/// `Authorization` header, else the query's `X-Amz-Signature`.
+fn raw_signature<'a>(req: &SignedRequest<'a>) -> Option<&'a str> {
+    match req.header("authorization") {
+        Some(auth) => auth
+            .split(',')
+            .find_map(|p| p.trim().strip_prefix("Signature="))
+            .map(str::trim),
+        None => req
+            .query
+            .split('&')
+            .find_map(|p| p.strip_prefix("X-Amz-Signature=")),
+    }
+}
+
+fn payload_hash(body: &[u8]) -> Cow<'static, str> {
+    if body.is_empty() {
+        Cow::Borrowed(sigv4::EMPTY_SHA256)
+    } else {
+        Cow::Owned(sigv4::sha256_hex(body))
+    }
 }
 
 /// Signatures verified recently, keyed by the signature, each with the exact inputs it
@@ -252,64 +283,122 @@ impl fmt::Debug for VerifiedSignatures {
     }
 }
 
+/// Headers the claim is read from (besides the query): `Authorization`, the signing time
+/// and the session token.
+const CLAIM_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-date",
+    "date",
+    "x-amz-security-token",
+];
+
 /// What a verified signature covered, as received: method, raw path and query (presigned:
-/// the signature parameter included, which is the cache key), the `Authorization` header
-/// (header form: credential, scope and signed header list), the signing time, each signed
-/// header's values by its position in the signed list, and the payload hash.
+/// the signature parameter included, which is the cache key), the headers the claim was
+/// read from, each signed header's values by its position in the signed list, and the
+/// payload hash; with the claim those bytes made.
 pub struct SignedInputs {
     method: Box<str>,
     path: Box<str>,
     query: Box<str>,
-    authorization: Option<Box<str>>,
-    amz_date: Box<str>,
+    claim_headers: [Option<Box<str>>; 4],
     headers: Box<[(usize, Box<str>)]>,
     payload_hash: Box<str>,
+    claim: OwnedClaim,
 }
 
 impl SignedInputs {
     fn of(req: &SignedRequest, claim: &Claim, payload_hash: &str) -> Option<SignedInputs> {
-        let authorization = match claim.form {
-            Form::Header => Some(req.header("authorization")?),
-            Form::Query => None,
-        };
         let headers: Box<[(usize, Box<str>)]> = signed_values(req, &claim.signed_headers)
             .map(|(i, v)| (i, v.into()))
             .collect();
+        let claim_headers: [Option<Box<str>>; 4] =
+            CLAIM_HEADERS.map(|h| req.header(h).map(Box::from));
         let size = req.method.len()
             + req.path.len()
-            + req.query.len()
-            + authorization.map_or(0, str::len)
+            + 2 * req.query.len()
+            + claim_headers
+                .iter()
+                .flatten()
+                .map(|v| 2 * v.len())
+                .sum::<usize>()
             + headers.iter().map(|(_, v)| v.len() + 8).sum::<usize>();
         (size <= MAX_CACHED_INPUT_BYTES).then(|| SignedInputs {
             method: req.method.into(),
             path: req.path.into(),
             query: req.query.into(),
-            authorization: authorization.map(Into::into),
-            amz_date: claim.amz_date.as_str().into(),
+            claim_headers,
             headers,
             payload_hash: payload_hash.into(),
+            claim: OwnedClaim::of(claim),
         })
     }
 
-    /// `req` signed exactly these inputs.
-    fn matches(&self, req: &SignedRequest, claim: &Claim, payload_hash: &str) -> bool {
-        let authorization = match claim.form {
-            Form::Header => req.header("authorization"),
-            Form::Query => None,
-        };
+    /// `req` carries exactly these inputs.
+    fn matches(&self, req: &SignedRequest, payload_hash: &str) -> bool {
         if *self.method != *req.method
             || *self.path != *req.path
             || *self.query != *req.query
-            || self.authorization.as_deref() != authorization
-            || *self.amz_date != *claim.amz_date
             || *self.payload_hash != *payload_hash
+            || !CLAIM_HEADERS
+                .iter()
+                .zip(&self.claim_headers)
+                .all(|(h, v)| req.header(h) == v.as_deref())
         {
             return false;
         }
         let mut stored = self.headers.iter();
-        signed_values(req, &claim.signed_headers)
+        signed_values(req, &self.claim.signed_headers)
             .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
             && stored.next().is_none()
+    }
+}
+
+/// A [`Claim`] kept with the inputs it was read from.
+struct OwnedClaim {
+    form: Form,
+    access_key_id: Box<str>,
+    scope_date: Box<str>,
+    scope_region: Box<str>,
+    scope_service: Box<str>,
+    signed_headers: Box<str>,
+    signature: Box<str>,
+    amz_date: Box<str>,
+    time: SystemTime,
+    expires: Option<u64>,
+    session_token: Option<Box<str>>,
+}
+
+impl OwnedClaim {
+    fn of(c: &Claim) -> OwnedClaim {
+        OwnedClaim {
+            form: c.form,
+            access_key_id: c.access_key_id.as_ref().into(),
+            scope_date: c.scope_date.as_ref().into(),
+            scope_region: c.scope_region.as_ref().into(),
+            scope_service: c.scope_service.as_ref().into(),
+            signed_headers: c.signed_headers.as_ref().into(),
+            signature: c.signature.as_ref().into(),
+            amz_date: c.amz_date.as_ref().into(),
+            time: c.time,
+            expires: c.expires,
+            session_token: c.session_token.as_deref().map(Box::from),
+        }
+    }
+
+    fn borrowed(&self) -> Claim<'_> {
+        Claim {
+            form: self.form,
+            access_key_id: Cow::Borrowed(&self.access_key_id),
+            scope_date: Cow::Borrowed(&self.scope_date),
+            scope_region: Cow::Borrowed(&self.scope_region),
+            scope_service: Cow::Borrowed(&self.scope_service),
+            signed_headers: Cow::Borrowed(&self.signed_headers),
+            signature: Cow::Borrowed(&self.signature),
+            amz_date: Cow::Borrowed(&self.amz_date),
+            time: self.time,
+            expires: self.expires,
+            session_token: self.session_token.as_deref().map(Cow::Borrowed),
+        }
     }
 }
 
@@ -343,6 +432,16 @@ fn check<'a, 'k, U: 'k>(
         None if is_presigned(req.query) => parse_query_form(req)?,
         None => return Err(SigV4Error::Missing),
     };
+    validate(claim, expected, now, lookup)
+}
+
+/// The checks of a parsed claim: scope, time, access key and session token, host signed.
+fn validate<'a, 'k, U: 'k>(
+    claim: Claim<'a>,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<Checked<'a, 'k, U>, SigV4Error> {
     check_scope(&claim, expected)?;
     check_time(&claim, now)?;
     let (caller, secret) = lookup(&claim.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
@@ -371,11 +470,22 @@ fn check<'a, 'k, U: 'k>(
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
-    /// Compares the signature over `req`, body included, for each canonical variant; a
-    /// replay `verified` holds with the same inputs passes without the arithmetic.
+    /// The request, its signature compared.
+    fn passed(self) -> Verified<'k, U> {
+        Verified {
+            caller: self.caller,
+            access_key_id: self.claim.access_key_id.into_owned(),
+            #[cfg(test)]
+            form: self.claim.form,
+        }
+    }
+
+    /// Compares the signature over `req`, body included, for each canonical variant; one
+    /// that matches is kept in `verified`.
     fn signature(
         self,
         req: &SignedRequest,
+        payload_hash: &str,
         now: SystemTime,
         verified: Option<&VerifiedSignatures>,
     ) -> Result<Verified<'k, U>, SigV4Error> {
@@ -384,22 +494,6 @@ impl<'k, U> Checked<'_, 'k, U> {
             caller,
             secret,
         } = self;
-        let payload_hash = if req.body.is_empty() {
-            Cow::Borrowed(sigv4::EMPTY_SHA256)
-        } else {
-            Cow::Owned(sigv4::sha256_hex(req.body))
-        };
-        let passed = |claim: Claim| Verified {
-            caller,
-            access_key_id: claim.access_key_id.into_owned(),
-            #[cfg(test)]
-            form: claim.form,
-        };
-        if let Some(inputs) = verified.and_then(|v| v.0.get(&claim.signature, now)) {
-            if inputs.matches(req, &claim, &payload_hash) {
-                return Ok(passed(claim));
-            }
-        }
         let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let headers = canonical_headers(req, &claim.signed_headers);
@@ -442,13 +536,18 @@ impl<'k, U> Checked<'_, 'k, U> {
             let sig = sigv4::signature(&key.key, &sts);
             if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
                 if let Some(v) = verified {
-                    if let Some(inputs) = SignedInputs::of(req, &claim, &payload_hash) {
+                    if let Some(inputs) = SignedInputs::of(req, &claim, payload_hash) {
                         // Accepted up to and including the window's last second.
                         let until = claim.time + claim.window() + Duration::from_secs(1);
                         v.0.insert(claim.signature.to_string(), Arc::new(inputs), until, now);
                     }
                 }
-                return Ok(passed(claim));
+                return Ok(Checked {
+                    claim,
+                    caller,
+                    secret,
+                }
+                .passed());
             }
             first.get_or_insert((creq, sts));
         }
@@ -542,7 +641,7 @@ fn parse_header_form<'a>(req: &SignedRequest<'a>, auth: &'a str) -> Result<Claim
         scope_service,
         signed_headers: Cow::Borrowed(signed_headers),
         signature: Cow::Borrowed(signature),
-        amz_date,
+        amz_date: Cow::Owned(amz_date),
         time,
         expires: None,
         session_token: req.header("x-amz-security-token").map(Cow::Borrowed),
@@ -664,7 +763,7 @@ fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error
         scope_service,
         signed_headers,
         signature,
-        amz_date,
+        amz_date: Cow::Owned(amz_date),
         time,
         expires: Some(expires),
         session_token: token.map(decode),
@@ -1399,6 +1498,20 @@ mod tests {
             cached(&cache, &wrong, &get("/prod/pets", &token, &hq), now),
             Err(SigV4Error::UnrecognizedClient)
         );
+        // A hit is still checked against the API's scope and the configured keys.
+        let elsewhere = Expected {
+            region: "eu-west-1",
+            service: "execute-api",
+        };
+        let hit = get("/prod/pets", q, &hq);
+        assert!(matches!(
+            verify_cached(&hit, &elsewhere, now, |k| (k == AKID).then_some((&(), &wrong)), &cache),
+            Err(SigV4Error::Invalid(m)) if m.contains("region")
+        ));
+        assert!(matches!(
+            verify_cached(&hit, &EXEC, now, |_| None::<(&(), &SecretKey)>, &cache),
+            Err(SigV4Error::UnrecognizedClient)
+        ));
         let other_host = [("Host", "evil.example")];
         assert!(cached(&cache, &wrong, &get("/prod/pets", q, &other_host), now).is_err());
     }

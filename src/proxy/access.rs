@@ -132,7 +132,7 @@ pub async fn control(
     } else {
         Vec::new()
     };
-    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name| req.headers.get(name).and_then(|v| v.to_str().ok());
     let request = access::Request {
         authorization,
         method_arn: &arn,
@@ -144,8 +144,8 @@ pub async fn control(
             body: ctx.request_body.as_deref().unwrap_or_default(),
         },
         source_ip: ctx.info.source_ip,
-        user_agent: header("user-agent"),
-        referer: header("referer"),
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
         secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
         now: ctx.info.start,
         invalidation_requested: authorization == AuthorizationType::AwsIam
