@@ -1014,3 +1014,67 @@ fn method_arns_over_1600_bytes_are_refused_with_414() {
         b"",
     ));
 }
+
+/// Temporary credentials carry an `expiration`: past it, their session token gets AWS's
+/// ExpiredToken refusal (header and presigned forms); before it, they sign as usual.
+#[test]
+fn expired_temporary_credentials_are_refused() {
+    let yaml = r#"
+    iam:
+      users:
+        - name: old
+          accessKeyId: AKIDOLD
+          secretAccessKey: old-secret
+          sessionToken: old-token
+          expiration: "2020-01-01T00:00:00Z"
+          policies: [{Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}]
+        - name: fresh
+          accessKeyId: AKIDFRESH
+          secretAccessKey: fresh-secret
+          sessionToken: fresh-token
+          expiration: "2100-01-01T00:00:00Z"
+          policies: [{Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}]
+    restApis:
+      - id: tempapi
+        resources:
+          /whoami:
+            GET:
+              authorizationType: AWS_IAM
+              methodResponses: [{statusCode: "200"}]
+              integration:
+                type: MOCK
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                integrationResponses:
+                  - statusCode: "200"
+                    responseTemplates: {application/json: '{"user":"$context.identity.userArn"}'}
+        stages: [{stageName: test}]
+"#;
+    let gw = Gateway::start(yaml);
+    let temp = |key: &str, secret: &str, token: &str, mode: &str| {
+        json!({"mode": mode, "method": "GET", "path": "/test/whoami", "key": key,
+               "secret": secret, "token": token})
+    };
+    let signed = botocore(
+        &gw,
+        &[
+            temp("AKIDOLD", "old-secret", "old-token", "header"),
+            temp("AKIDOLD", "old-secret", "old-token", "query"),
+            temp("AKIDFRESH", "fresh-secret", "fresh-token", "header"),
+        ],
+    );
+    for s in &signed[..2] {
+        let r = send(&gw, "GET", s, &[], b"");
+        refused(
+            &r,
+            403,
+            "ExpiredTokenException",
+            json!({"message": "The security token included in the request is expired"}),
+        );
+    }
+    let r = send(&gw, "GET", &signed[2], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.json()["user"],
+        format!("arn:aws:iam::{ACCOUNT}:user/fresh")
+    );
+}

@@ -56,6 +56,8 @@ pub struct SecretKey {
     secret: String,
     /// The session token the caller must present (temporary credentials).
     pub session_token: Option<String>,
+    /// When the session token expires.
+    pub expiration: Option<SystemTime>,
     cached: [ArcSwapOption<CachedKey>; 2],
 }
 
@@ -77,8 +79,15 @@ impl SecretKey {
         SecretKey {
             secret: secret.to_string(),
             session_token: session_token.map(str::to_string),
+            expiration: None,
             cached: [ArcSwapOption::empty(), ArcSwapOption::empty()],
         }
+    }
+
+    /// Temporary credentials valid until `t`.
+    pub fn expiring(mut self, t: SystemTime) -> SecretKey {
+        self.expiration = Some(t);
+        self
     }
 
     fn signing_key(&self, date: &str, region: &str, service: &str) -> Arc<CachedKey> {
@@ -141,6 +150,8 @@ pub enum SigV4Error {
     },
     /// Unknown access key, or a session token that is not the key's.
     UnrecognizedClient,
+    /// Temporary credentials past their expiration.
+    ExpiredToken,
 }
 
 impl SigV4Error {
@@ -173,6 +184,11 @@ impl SigV4Error {
                     "{}\n\nThe Canonical String for this request should have been\n'{canonical_request}'\n\nThe String-to-Sign should have been\n'{string_to_sign}'\n",
                     G::InvalidSignature.default_message()
                 )),
+            ),
+            SigV4Error::ExpiredToken => (
+                G::ExpiredToken,
+                "ExpiredTokenException",
+                Cow::Borrowed("The security token included in the request is expired"),
             ),
             SigV4Error::UnrecognizedClient => (
                 G::InvalidSignature,
@@ -228,8 +244,10 @@ pub fn verify_cached<'k, U>(
     verified: &VerifiedSignatures,
 ) -> Result<Verified<'k, U>, SigV4Error> {
     let payload_hash = payload_hash(req.body);
-    if let Some(inputs) = raw_signature(req).and_then(|s| verified.0.get(s, now)) {
-        if inputs.matches(req, &payload_hash) {
+    let claim_headers = claim_headers(req);
+    if let Some(inputs) = raw_signature(req, claim_headers[0]).and_then(|s| verified.0.get(s, now))
+    {
+        if inputs.matches(req, &claim_headers, &payload_hash) {
             // The same bytes make the same claim: only its checks run again.
             let checked = validate(inputs.claim.borrowed(), expected, now, lookup)?;
             return Ok(checked.passed());
@@ -239,18 +257,30 @@ pub fn verify_cached<'k, U>(
 }
 
 /// The signature as sent, found without parsing the rest: the `Signature=` of the
-/// `Authorization` header, else the query's `X-Amz-Signature`.
-fn raw_signature<'a>(req: &SignedRequest<'a>) -> Option<&'a str> {
-    match req.header("authorization") {
+/// `Authorization` header, else the query's `X-Amz-Signature` (signers put it last).
+fn raw_signature<'a>(req: &SignedRequest<'a>, authorization: Option<&'a str>) -> Option<&'a str> {
+    match authorization {
         Some(auth) => auth
-            .split(',')
+            .rsplit(',')
             .find_map(|p| p.trim().strip_prefix("Signature="))
             .map(str::trim),
         None => req
             .query
-            .split('&')
+            .rsplit('&')
             .find_map(|p| p.strip_prefix("X-Amz-Signature=")),
     }
+}
+
+/// The first value of each of [`CLAIM_HEADERS`], trimmed, in one pass over the headers.
+fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
+    let mut out = [None; 4];
+    for (k, v) in req.headers {
+        let k = k.trim();
+        if let Some(i) = CLAIM_HEADERS.iter().position(|h| k.eq_ignore_ascii_case(h)) {
+            out[i].get_or_insert(v.trim());
+        }
+    }
+    out
 }
 
 fn payload_hash(body: &[u8]) -> Cow<'static, str> {
@@ -311,8 +341,7 @@ impl SignedInputs {
         let headers: Box<[(usize, Box<str>)]> = signed_values(req, &claim.signed_headers)
             .map(|(i, v)| (i, v.into()))
             .collect();
-        let claim_headers: [Option<Box<str>>; 4] =
-            CLAIM_HEADERS.map(|h| req.header(h).map(Box::from));
+        let claim_headers: [Option<Box<str>>; 4] = claim_headers(req).map(|v| v.map(Box::from));
         let size = req.method.len()
             + req.path.len()
             + 2 * req.query.len()
@@ -334,15 +363,20 @@ impl SignedInputs {
     }
 
     /// `req` carries exactly these inputs.
-    fn matches(&self, req: &SignedRequest, payload_hash: &str) -> bool {
+    fn matches(
+        &self,
+        req: &SignedRequest,
+        claim_headers: &[Option<&str>; 4],
+        payload_hash: &str,
+    ) -> bool {
         if *self.method != *req.method
             || *self.path != *req.path
             || *self.query != *req.query
             || *self.payload_hash != *payload_hash
-            || !CLAIM_HEADERS
+            || !claim_headers
                 .iter()
                 .zip(&self.claim_headers)
-                .all(|(h, v)| req.header(h) == v.as_deref())
+                .all(|(got, kept)| *got == kept.as_deref())
         {
             return false;
         }
@@ -452,6 +486,9 @@ fn validate<'a, 'k, U: 'k>(
     };
     if !token_ok {
         return Err(SigV4Error::UnrecognizedClient);
+    }
+    if secret.expiration.is_some_and(|e| now >= e) {
+        return Err(SigV4Error::ExpiredToken);
     }
     if !claim
         .signed_headers
@@ -1439,6 +1476,47 @@ mod tests {
                 &wrong,
                 &get("/prod/pets/42", "type=dog&page=2", &token),
                 now
+            ),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+    }
+
+    /// Temporary credentials past their expiration are refused with AWS's ExpiredToken, on a
+    /// cached replay too.
+    #[test]
+    fn expired_session_tokens() {
+        let cache = VerifiedSignatures::default();
+        let until = t("20150830T123700Z");
+        let key = SecretKey::new(SECRET, Some("TOK")).expiring(until);
+        let mut h = vector1_headers(VECTOR1_AUTH);
+        h.push(("X-Amz-Security-Token", "TOK"));
+        let req = get("/prod/pets/42", "type=dog&page=2", &h);
+        // The token is not signed here, so the botocore signature still matches.
+        let now = t("20150830T123600Z");
+        assert_eq!(cached(&cache, &key, &req, now), Ok(Form::Header));
+        assert_eq!(cached(&cache, &key, &req, now), Ok(Form::Header));
+        let later = t("20150830T123700Z");
+        assert_eq!(
+            cached(&cache, &key, &req, later),
+            Err(SigV4Error::ExpiredToken)
+        );
+        assert_eq!(
+            SigV4Error::ExpiredToken.response(),
+            (
+                GatewayResponseType::ExpiredToken,
+                "ExpiredTokenException",
+                Cow::Borrowed("The security token included in the request is expired")
+            )
+        );
+        // A wrong token is still an unrecognized client.
+        let mut wrong = vector1_headers(VECTOR1_AUTH);
+        wrong.push(("X-Amz-Security-Token", "OTHER"));
+        assert_eq!(
+            cached(
+                &cache,
+                &key,
+                &get("/prod/pets/42", "type=dog&page=2", &wrong),
+                later
             ),
             Err(SigV4Error::UnrecognizedClient)
         );
