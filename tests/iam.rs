@@ -927,3 +927,154 @@ fn lambda_proxy_events_carry_the_iam_caller() {
     assert!(id["caller"].as_str().unwrap().starts_with("AIDA"));
     assert_eq!(id["user"], id["caller"]);
 }
+
+/// A method ARN over 1600 bytes (long path parameter values) is answered 414 when the method
+/// is authorized or the API has a resource policy, before any authorization; a request signed
+/// by botocore included. Methods without either take any length.
+#[test]
+fn method_arns_over_1600_bytes_are_refused_with_414() {
+    let backend = Backend::start();
+    let iam = r#"
+    iam:
+      users:
+        - name: alice
+          accessKeyId: AKIDALICE
+          secretAccessKey: alice-secret
+          policies: [{Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}]
+    restApis:
+      - id: arnapi
+        resources:
+          /items/{id}:
+            GET:
+              authorizationType: AWS_IAM
+              integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}
+          /open/{id}:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+        stages: [{stageName: test}]
+"#;
+    let with_policy = r#"
+    restApis:
+      - id: polapi
+        policy:
+          Statement:
+            - {Effect: Allow, Principal: "*", Action: "execute-api:Invoke", Resource: "execute-api:/*"}
+        resources:
+          /open/{id}:
+            GET: {integration: {type: HTTP_PROXY, httpMethod: ANY, uri: "{B}/echo"}}
+        stages: [{stageName: test}]
+"#;
+    let gw = Gateway::start(&iam.replace("{B}", &backend.url()));
+    // A path to `res` whose method ARN is exactly `len` bytes long.
+    let path = |api: &str, res: &str, len: usize| {
+        let prefix = format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:{api}/test/GET/{res}/");
+        format!("/test/{res}/{}", "x".repeat(len - prefix.len()))
+    };
+    let too_long = |r: &Response| {
+        assert_eq!(r.status, 414, "{}", r.body_str());
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.json(), json!({"message": "Request URI too long"}));
+    };
+
+    let at_limit = path("arnapi", "items", 1600);
+    let over = path("arnapi", "items", 1601);
+    // At the limit the request goes on to authorization; one byte more is refused first.
+    let r = request(gw.addr, "GET", &at_limit, &[], b"");
+    refused(
+        &r,
+        403,
+        "MissingAuthenticationTokenException",
+        json!({"message": "Missing Authentication Token"}),
+    );
+    too_long(&request(gw.addr, "GET", &over, &[], b""));
+    let signed = botocore(
+        &gw,
+        &[spec("alice", "GET", &at_limit), spec("alice", "GET", &over)],
+    );
+    let r = send(&gw, "GET", &signed[0], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    too_long(&send(&gw, "GET", &signed[1], &[], b""));
+    assert_eq!(
+        backend.requests().len(),
+        1,
+        "only the request at the limit got through"
+    );
+    // No authorization and no resource policy: no limit.
+    let r = request(gw.addr, "GET", &path("arnapi", "open", 3000), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+
+    // A resource policy limits a method without authorization.
+    let gw = Gateway::start(&with_policy.replace("{B}", &backend.url()));
+    let r = request(gw.addr, "GET", &path("polapi", "open", 1600), &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    too_long(&request(
+        gw.addr,
+        "GET",
+        &path("polapi", "open", 1601),
+        &[],
+        b"",
+    ));
+}
+
+/// Temporary credentials carry an `expiration`: past it, their session token gets AWS's
+/// ExpiredToken refusal (header and presigned forms); before it, they sign as usual.
+#[test]
+fn expired_temporary_credentials_are_refused() {
+    let yaml = r#"
+    iam:
+      users:
+        - name: old
+          accessKeyId: AKIDOLD
+          secretAccessKey: old-secret
+          sessionToken: old-token
+          expiration: "2020-01-01T00:00:00Z"
+          policies: [{Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}]
+        - name: fresh
+          accessKeyId: AKIDFRESH
+          secretAccessKey: fresh-secret
+          sessionToken: fresh-token
+          expiration: "2100-01-01T00:00:00Z"
+          policies: [{Statement: [{Effect: Allow, Action: "execute-api:Invoke", Resource: "*"}]}]
+    restApis:
+      - id: tempapi
+        resources:
+          /whoami:
+            GET:
+              authorizationType: AWS_IAM
+              methodResponses: [{statusCode: "200"}]
+              integration:
+                type: MOCK
+                requestTemplates: {application/json: '{"statusCode": 200}'}
+                integrationResponses:
+                  - statusCode: "200"
+                    responseTemplates: {application/json: '{"user":"$context.identity.userArn"}'}
+        stages: [{stageName: test}]
+"#;
+    let gw = Gateway::start(yaml);
+    let temp = |key: &str, secret: &str, token: &str, mode: &str| {
+        json!({"mode": mode, "method": "GET", "path": "/test/whoami", "key": key,
+               "secret": secret, "token": token})
+    };
+    let signed = botocore(
+        &gw,
+        &[
+            temp("AKIDOLD", "old-secret", "old-token", "header"),
+            temp("AKIDOLD", "old-secret", "old-token", "query"),
+            temp("AKIDFRESH", "fresh-secret", "fresh-token", "header"),
+        ],
+    );
+    for s in &signed[..2] {
+        let r = send(&gw, "GET", s, &[], b"");
+        refused(
+            &r,
+            403,
+            "ExpiredTokenException",
+            json!({"message": "The security token included in the request is expired"}),
+        );
+    }
+    let r = send(&gw, "GET", &signed[2], &[], b"");
+    assert_eq!(r.status, 200, "{}", r.body_str());
+    assert_eq!(
+        r.json()["user"],
+        format!("arn:aws:iam::{ACCOUNT}:user/fresh")
+    );
+}

@@ -272,7 +272,13 @@ pub fn precheck_iam(
 }
 
 fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
-    let verified = verify::verify(&req.signed, &expected(api), req.now, |k| users.lookup(k))?;
+    let verified = verify::verify_cached(
+        &req.signed,
+        &expected(api),
+        req.now,
+        |k| users.lookup(k),
+        &users.verified,
+    )?;
     let user: &IamUser = verified.caller;
     let decide = |action| {
         let identity = user.evaluate(&policy_request(req, action, user.caller()));

@@ -1,11 +1,12 @@
 //! A bounded time-to-live cache for authorizer results: Lambda authorizer outputs keyed by
 //! the values of their identity sources (§3.5), and verified JWTs keyed by the token. Sharded
 //! so that concurrent requests rarely touch the same lock; a full shard first drops its
-//! expired entries, then everything (the cache only saves work, it never decides).
+//! expired entries, then everything (the cache only saves work, it never decides). The clock
+//! is `Instant` unless the caller keeps time another way (`SystemTime` for signatures).
 
-use std::collections::hash_map::RandomState;
+use std::collections::hash_map::{DefaultHasher, RandomState};
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -14,19 +15,55 @@ const SHARDS: usize = 16;
 /// memory as well.
 pub const MAX_KEY_BYTES: usize = 8192;
 
-type Shard<V> = RwLock<HashMap<String, (Instant, Arc<V>)>>;
+type Shard<V, T> = RwLock<HashMap<String, (T, Arc<V>), Sampled>>;
 
-pub struct TtlCache<V> {
-    shards: Box<[Shard<V>]>,
+/// Hashes a long key by its length, head and tail only: a token ends in its signature and
+/// identity values seldom share both ends, so a lookup does not hash a whole JWT. Keys that
+/// share a hash still compare in full; a shard holds few entries, which bounds a collision
+/// chain.
+#[derive(Clone, Default)]
+struct Sampled(RandomState);
+
+/// Bytes hashed from each end of a long key.
+const SAMPLE: usize = 32;
+
+struct SampledHasher(DefaultHasher);
+
+impl BuildHasher for Sampled {
+    type Hasher = SampledHasher;
+    fn build_hasher(&self) -> SampledHasher {
+        SampledHasher(self.0.build_hasher())
+    }
+}
+
+impl Hasher for SampledHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        if bytes.len() <= 2 * SAMPLE {
+            self.0.write(bytes);
+        } else {
+            self.0.write_usize(bytes.len());
+            self.0.write(&bytes[..SAMPLE]);
+            self.0.write(&bytes[bytes.len() - SAMPLE..]);
+        }
+    }
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+pub struct TtlCache<V, T = Instant> {
+    shards: Box<[Shard<V, T>]>,
     hasher: RandomState,
     per_shard: usize,
 }
 
-impl<V> TtlCache<V> {
+impl<V, T: Copy + Ord> TtlCache<V, T> {
     /// A cache holding about `capacity` entries at most.
-    pub fn new(capacity: usize) -> TtlCache<V> {
+    pub fn new(capacity: usize) -> TtlCache<V, T> {
         TtlCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(Sampled::default())))
+                .collect(),
             hasher: RandomState::new(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
@@ -34,7 +71,7 @@ impl<V> TtlCache<V> {
 
     /// The shard by the key's last bytes (a token's signature, an identity value's end), so
     /// that only the map hashes the whole key.
-    fn shard(&self, key: &str) -> &Shard<V> {
+    fn shard(&self, key: &str) -> &Shard<V, T> {
         let b = key.as_bytes();
         let tail = &b[b.len().saturating_sub(8)..];
         let i = self.hasher.hash_one(tail) as usize % SHARDS;
@@ -42,7 +79,7 @@ impl<V> TtlCache<V> {
     }
 
     /// The value under `key` unless it expired by `now`.
-    pub fn get(&self, key: &str, now: Instant) -> Option<Arc<V>> {
+    pub fn get(&self, key: &str, now: T) -> Option<Arc<V>> {
         let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
         shard
             .get(key)
@@ -51,7 +88,7 @@ impl<V> TtlCache<V> {
     }
 
     /// Stores `value` under `key` until `expires`.
-    pub fn insert(&self, key: String, value: Arc<V>, expires: Instant, now: Instant) {
+    pub fn insert(&self, key: String, value: Arc<V>, expires: T, now: T) {
         if expires <= now || key.len() > MAX_KEY_BYTES {
             return;
         }
@@ -109,6 +146,28 @@ mod tests {
         assert_eq!(c.get(&long, now), None, "too long a key: not stored");
         c.clear();
         assert!(c.is_empty());
+    }
+
+    /// Keys that differ only in their middle share a hash, and are still told apart.
+    #[test]
+    fn long_keys_compare_in_full() {
+        let c = TtlCache::new(100);
+        let now = Instant::now();
+        let later = now + Duration::from_secs(10);
+        let key = |mid: char| {
+            format!(
+                "{}{}{}",
+                "h".repeat(40),
+                mid.to_string().repeat(900),
+                "t".repeat(40)
+            )
+        };
+        c.insert(key('a'), Arc::new(1), later, now);
+        c.insert(key('b'), Arc::new(2), later, now);
+        assert_eq!(c.get(&key('a'), now).as_deref(), Some(&1));
+        assert_eq!(c.get(&key('b'), now).as_deref(), Some(&2));
+        assert_eq!(c.get(&key('c'), now), None);
+        assert_eq!(c.get(&key('a')[1..], now), None);
     }
 
     #[test]

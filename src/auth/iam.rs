@@ -2,7 +2,7 @@
 //! identity policies, compiled at load and looked up by access key id per request.
 
 use super::policy::{self, Attached, Caller, Decision, Policy};
-use super::verify::SecretKey;
+use super::verify::{SecretKey, VerifiedSignatures};
 use crate::config::model;
 use std::collections::HashMap;
 
@@ -41,6 +41,8 @@ impl IamUser {
 pub struct IamUsers {
     users: Vec<IamUser>,
     by_key: HashMap<String, usize>,
+    /// Signatures of these users' requests verified recently.
+    pub verified: VerifiedSignatures,
 }
 
 /// A problem in `iam.users[index]`; `policy` is the index of the policy at fault, if one is.
@@ -85,6 +87,27 @@ impl IamUsers {
                     Err(e) => problem(Some(j), e),
                 }
             }
+            let expiration = match (&u.expiration, &u.session_token) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    problem(
+                        None,
+                        "`expiration` applies to temporary credentials: add their `sessionToken`"
+                            .into(),
+                    );
+                    continue;
+                }
+                (Some(e), Some(_)) => match parse_expiration(e) {
+                    Some(t) => Some(t),
+                    None => {
+                        problem(
+                            None,
+                            format!("`expiration` `{e}` is not an ISO 8601 UTC time like 2026-01-01T00:00:00Z"),
+                        );
+                        continue;
+                    }
+                },
+            };
             let account_id = u
                 .account_id
                 .clone()
@@ -102,7 +125,13 @@ impl IamUsers {
                 user_id: format!("AIDA{}", &id[..17]),
                 name: u.name.clone(),
                 account_id,
-                key: SecretKey::new(&u.secret_access_key, u.session_token.as_deref()),
+                key: {
+                    let key = SecretKey::new(&u.secret_access_key, u.session_token.as_deref());
+                    match expiration {
+                        Some(t) => key.expiring(t),
+                        None => key,
+                    }
+                },
                 policies,
             });
         }
@@ -117,6 +146,22 @@ impl IamUsers {
     pub fn lookup(&self, access_key_id: &str) -> Option<(&IamUser, &SecretKey)> {
         let u = &self.users[*self.by_key.get(access_key_id)?];
         Some((u, &u.key))
+    }
+}
+
+/// `2026-01-01T00:00:00Z` (STS's form) or `20260101T000000Z`.
+fn parse_expiration(s: &str) -> Option<std::time::SystemTime> {
+    let b = s.as_bytes();
+    let extended = b.len() == 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':';
+    if extended {
+        super::sigv4::parse_amz_date(&s.replace(['-', ':'], ""))
+    } else {
+        super::sigv4::parse_amz_date(s)
     }
 }
 
@@ -177,6 +222,53 @@ mod tests {
                 ..req
             }),
             Decision::ImplicitDeny
+        );
+    }
+
+    #[test]
+    fn expirations() {
+        assert_eq!(
+            parse_expiration("2015-08-30T12:36:00Z"),
+            crate::auth::sigv4::parse_amz_date("20150830T123600Z")
+        );
+        assert!(parse_expiration("20150830T123600Z").is_some());
+        for bad in [
+            "2015-08-30 12:36:00",
+            "2015-08-30T12:36:00+01:00",
+            "tomorrow",
+        ] {
+            assert_eq!(parse_expiration(bad), None, "{bad}");
+        }
+        let temp = |expiration: &str, token: Option<&str>| model::IamUser {
+            expiration: Some(expiration.into()),
+            session_token: token.map(str::to_string),
+            ..user("t", "AKIDT", vec![])
+        };
+        let iam = model::Iam {
+            users: vec![temp("2015-08-30T12:36:00Z", Some("tok"))],
+        };
+        let users = IamUsers::compile(&iam, "1").unwrap();
+        assert_eq!(
+            users.lookup("AKIDT").unwrap().1.expiration,
+            parse_expiration("2015-08-30T12:36:00Z")
+        );
+        let iam = model::Iam {
+            users: vec![
+                temp("soon", Some("tok")),
+                temp("2015-08-30T12:36:00Z", None),
+            ],
+        };
+        let problems = IamUsers::compile(&iam, "1").unwrap_err();
+        assert_eq!(problems.len(), 2);
+        assert!(
+            problems[0].message.contains("ISO 8601"),
+            "{:?}",
+            problems[0]
+        );
+        assert!(
+            problems[1].message.contains("sessionToken"),
+            "{:?}",
+            problems[1]
         );
     }
 

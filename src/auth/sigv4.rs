@@ -8,6 +8,7 @@
 use crate::utc::{days_from_civil, DateTime};
 use percent_encoding::{percent_decode_str, percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::{digest, hmac};
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -264,7 +265,7 @@ pub fn canonical_query(query: &str) -> String {
 /// [`canonical_query`] without the parameters whose raw name `skip` accepts (a presigned
 /// request leaves out its `X-Amz-Signature`).
 pub fn canonical_query_without(query: &str, skip: impl Fn(&str) -> bool) -> String {
-    let mut pairs: Vec<(String, String)> = query
+    let mut pairs: Vec<(Cow<str>, Cow<str>)> = query
         .split('&')
         .filter(|p| !p.is_empty())
         .filter(|p| !skip(p.split_once('=').map_or(*p, |(k, _)| k)))
@@ -286,9 +287,16 @@ pub fn canonical_query_without(query: &str, skip: impl Fn(&str) -> bool) -> Stri
     out
 }
 
-fn reencode(s: &str) -> String {
+/// Decoded, then encoded as [`UNRESERVED`] says; a name or value of unreserved characters
+/// only is already that.
+fn reencode(s: &str) -> Cow<'_, str> {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~'))
+    {
+        return Cow::Borrowed(s);
+    }
     let bytes: Vec<u8> = percent_decode_str(s).collect();
-    percent_encode(&bytes, UNRESERVED).collect()
+    Cow::Owned(percent_encode(&bytes, UNRESERVED).collect())
 }
 
 /// Encodes a query name or value the way the canonical query string wants it, so that what

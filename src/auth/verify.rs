@@ -7,6 +7,7 @@
 //! [`SigV4Error`] whose [`SigV4Error::response`] names the gateway response, the
 //! `x-amzn-ErrorType` and the message AWS sends for it.
 
+use super::authorizer_cache::TtlCache;
 use super::sigv4::{self, SigningKey};
 use crate::responses::GatewayResponseType;
 use arc_swap::ArcSwapOption;
@@ -55,6 +56,8 @@ pub struct SecretKey {
     secret: String,
     /// The session token the caller must present (temporary credentials).
     pub session_token: Option<String>,
+    /// When the session token expires.
+    pub expiration: Option<SystemTime>,
     cached: [ArcSwapOption<CachedKey>; 2],
 }
 
@@ -76,8 +79,15 @@ impl SecretKey {
         SecretKey {
             secret: secret.to_string(),
             session_token: session_token.map(str::to_string),
+            expiration: None,
             cached: [ArcSwapOption::empty(), ArcSwapOption::empty()],
         }
+    }
+
+    /// Temporary credentials valid until `t`.
+    pub fn expiring(mut self, t: SystemTime) -> SecretKey {
+        self.expiration = Some(t);
+        self
     }
 
     fn signing_key(&self, date: &str, region: &str, service: &str) -> Arc<CachedKey> {
@@ -140,6 +150,8 @@ pub enum SigV4Error {
     },
     /// Unknown access key, or a session token that is not the key's.
     UnrecognizedClient,
+    /// Temporary credentials past their expiration.
+    ExpiredToken,
 }
 
 impl SigV4Error {
@@ -173,6 +185,11 @@ impl SigV4Error {
                     G::InvalidSignature.default_message()
                 )),
             ),
+            SigV4Error::ExpiredToken => (
+                G::ExpiredToken,
+                "ExpiredTokenException",
+                Cow::Borrowed("The security token included in the request is expired"),
+            ),
             SigV4Error::UnrecognizedClient => (
                 G::InvalidSignature,
                 "UnrecognizedClientException",
@@ -191,11 +208,18 @@ struct Claim<'a> {
     scope_service: Cow<'a, str>,
     signed_headers: Cow<'a, str>,
     signature: Cow<'a, str>,
-    amz_date: String,
+    amz_date: Cow<'a, str>,
     time: SystemTime,
     /// Presigned: seconds the signature is valid for.
     expires: Option<u64>,
     session_token: Option<Cow<'a, str>>,
+}
+
+impl Claim<'_> {
+    /// How long after its signing time the request is accepted.
+    fn window(&self) -> Duration {
+        self.expires.map_or(MAX_SKEW, Duration::from_secs)
+    }
 }
 
 /// Verifies `req` at time `now`. `lookup` resolves an access key id to the caller and its
@@ -206,7 +230,210 @@ pub fn verify<'k, U>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Verified<'k, U>, SigV4Error> {
-    check(req, expected, now, lookup)?.signature(req)
+    check(req, expected, now, lookup)?.signature(req, &payload_hash(req.body), now, None)
+}
+
+/// [`verify`], answering a replay of a request verified earlier from `verified`: every check
+/// but the signature arithmetic still runs (scope, time window or presigned expiry, access
+/// key and session token), and the replay must carry the same signed inputs byte for byte.
+pub fn verify_cached<'k, U>(
+    req: &SignedRequest,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+    verified: &VerifiedSignatures,
+) -> Result<Verified<'k, U>, SigV4Error> {
+    let payload_hash = payload_hash(req.body);
+    let claim_headers = claim_headers(req);
+    if let Some(inputs) = raw_signature(req, claim_headers[0]).and_then(|s| verified.0.get(s, now))
+    {
+        if inputs.matches(req, &claim_headers, &payload_hash) {
+            // The same bytes make the same claim: only its checks run again.
+            let checked = validate(inputs.claim.borrowed(), expected, now, lookup)?;
+            return Ok(checked.passed());
+        }
+    }
+    check(req, expected, now, lookup)?.signature(req, &payload_hash, now, Some(verified))
+}
+
+/// The signature as sent, found without parsing the rest: the `Signature=` of the
+/// `Authorization` header, else the query's `X-Amz-Signature` (signers put it last).
+fn raw_signature<'a>(req: &SignedRequest<'a>, authorization: Option<&'a str>) -> Option<&'a str> {
+    match authorization {
+        Some(auth) => auth
+            .rsplit(',')
+            .find_map(|p| p.trim().strip_prefix("Signature="))
+            .map(str::trim),
+        None => req
+            .query
+            .rsplit('&')
+            .find_map(|p| p.strip_prefix("X-Amz-Signature=")),
+    }
+}
+
+/// The first value of each of [`CLAIM_HEADERS`], trimmed, in one pass over the headers.
+fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
+    let mut out = [None; 4];
+    for (k, v) in req.headers {
+        let k = k.trim();
+        if let Some(i) = CLAIM_HEADERS.iter().position(|h| k.eq_ignore_ascii_case(h)) {
+            out[i].get_or_insert(v.trim());
+        }
+    }
+    out
+}
+
+fn payload_hash(body: &[u8]) -> Cow<'static, str> {
+    if body.is_empty() {
+        Cow::Borrowed(sigv4::EMPTY_SHA256)
+    } else {
+        Cow::Owned(sigv4::sha256_hex(body))
+    }
+}
+
+/// Signatures verified recently, keyed by the signature, each with the exact inputs it
+/// signed: a replay of the same signed request within its validity skips SHA-256 and HMAC.
+/// Built with the IAM users, so a reload (new secrets) starts it empty.
+pub struct VerifiedSignatures(TtlCache<SignedInputs, SystemTime>);
+
+/// Entries held at most.
+const VERIFIED_CAPACITY: usize = 4096;
+/// Requests whose signed inputs are longer are verified every time (bounds the memory).
+const MAX_CACHED_INPUT_BYTES: usize = 8192;
+
+impl Default for VerifiedSignatures {
+    fn default() -> Self {
+        VerifiedSignatures(TtlCache::new(VERIFIED_CAPACITY))
+    }
+}
+
+impl fmt::Debug for VerifiedSignatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifiedSignatures({} entries)", self.0.len())
+    }
+}
+
+/// Headers the claim is read from (besides the query): `Authorization`, the signing time
+/// and the session token.
+const CLAIM_HEADERS: [&str; 4] = [
+    "authorization",
+    "x-amz-date",
+    "date",
+    "x-amz-security-token",
+];
+
+/// What a verified signature covered, as received: method, raw path and query (presigned:
+/// the signature parameter included, which is the cache key), the headers the claim was
+/// read from, each signed header's values by its position in the signed list, and the
+/// payload hash; with the claim those bytes made.
+pub struct SignedInputs {
+    method: Box<str>,
+    path: Box<str>,
+    query: Box<str>,
+    claim_headers: [Option<Box<str>>; 4],
+    headers: Box<[(usize, Box<str>)]>,
+    payload_hash: Box<str>,
+    claim: OwnedClaim,
+}
+
+impl SignedInputs {
+    fn of(req: &SignedRequest, claim: &Claim, payload_hash: &str) -> Option<SignedInputs> {
+        let headers: Box<[(usize, Box<str>)]> = signed_values(req, &claim.signed_headers)
+            .map(|(i, v)| (i, v.into()))
+            .collect();
+        let claim_headers: [Option<Box<str>>; 4] = claim_headers(req).map(|v| v.map(Box::from));
+        let size = req.method.len()
+            + req.path.len()
+            + 2 * req.query.len()
+            + claim_headers
+                .iter()
+                .flatten()
+                .map(|v| 2 * v.len())
+                .sum::<usize>()
+            + headers.iter().map(|(_, v)| v.len() + 8).sum::<usize>();
+        (size <= MAX_CACHED_INPUT_BYTES).then(|| SignedInputs {
+            method: req.method.into(),
+            path: req.path.into(),
+            query: req.query.into(),
+            claim_headers,
+            headers,
+            payload_hash: payload_hash.into(),
+            claim: OwnedClaim::of(claim),
+        })
+    }
+
+    /// `req` carries exactly these inputs.
+    fn matches(
+        &self,
+        req: &SignedRequest,
+        claim_headers: &[Option<&str>; 4],
+        payload_hash: &str,
+    ) -> bool {
+        if *self.method != *req.method
+            || *self.path != *req.path
+            || *self.query != *req.query
+            || *self.payload_hash != *payload_hash
+            || !claim_headers
+                .iter()
+                .zip(&self.claim_headers)
+                .all(|(got, kept)| *got == kept.as_deref())
+        {
+            return false;
+        }
+        let mut stored = self.headers.iter();
+        signed_values(req, &self.claim.signed_headers)
+            .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
+            && stored.next().is_none()
+    }
+}
+
+/// A [`Claim`] kept with the inputs it was read from.
+struct OwnedClaim {
+    form: Form,
+    access_key_id: Box<str>,
+    scope_date: Box<str>,
+    scope_region: Box<str>,
+    scope_service: Box<str>,
+    signed_headers: Box<str>,
+    signature: Box<str>,
+    amz_date: Box<str>,
+    time: SystemTime,
+    expires: Option<u64>,
+    session_token: Option<Box<str>>,
+}
+
+impl OwnedClaim {
+    fn of(c: &Claim) -> OwnedClaim {
+        OwnedClaim {
+            form: c.form,
+            access_key_id: c.access_key_id.as_ref().into(),
+            scope_date: c.scope_date.as_ref().into(),
+            scope_region: c.scope_region.as_ref().into(),
+            scope_service: c.scope_service.as_ref().into(),
+            signed_headers: c.signed_headers.as_ref().into(),
+            signature: c.signature.as_ref().into(),
+            amz_date: c.amz_date.as_ref().into(),
+            time: c.time,
+            expires: c.expires,
+            session_token: c.session_token.as_deref().map(Box::from),
+        }
+    }
+
+    fn borrowed(&self) -> Claim<'_> {
+        Claim {
+            form: self.form,
+            access_key_id: Cow::Borrowed(&self.access_key_id),
+            scope_date: Cow::Borrowed(&self.scope_date),
+            scope_region: Cow::Borrowed(&self.scope_region),
+            scope_service: Cow::Borrowed(&self.scope_service),
+            signed_headers: Cow::Borrowed(&self.signed_headers),
+            signature: Cow::Borrowed(&self.signature),
+            amz_date: Cow::Borrowed(&self.amz_date),
+            time: self.time,
+            expires: self.expires,
+            session_token: self.session_token.as_deref().map(Cow::Borrowed),
+        }
+    }
 }
 
 /// The checks that need no body: the signature is readable, scoped to the API, in time, by
@@ -239,6 +466,16 @@ fn check<'a, 'k, U: 'k>(
         None if is_presigned(req.query) => parse_query_form(req)?,
         None => return Err(SigV4Error::Missing),
     };
+    validate(claim, expected, now, lookup)
+}
+
+/// The checks of a parsed claim: scope, time, access key and session token, host signed.
+fn validate<'a, 'k, U: 'k>(
+    claim: Claim<'a>,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<Checked<'a, 'k, U>, SigV4Error> {
     check_scope(&claim, expected)?;
     check_time(&claim, now)?;
     let (caller, secret) = lookup(&claim.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
@@ -249,6 +486,9 @@ fn check<'a, 'k, U: 'k>(
     };
     if !token_ok {
         return Err(SigV4Error::UnrecognizedClient);
+    }
+    if secret.expiration.is_some_and(|e| now >= e) {
+        return Err(SigV4Error::ExpiredToken);
     }
     if !claim
         .signed_headers
@@ -267,8 +507,25 @@ fn check<'a, 'k, U: 'k>(
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
-    /// Compares the signature over `req`, body included, for each canonical variant.
-    fn signature(self, req: &SignedRequest) -> Result<Verified<'k, U>, SigV4Error> {
+    /// The request, its signature compared.
+    fn passed(self) -> Verified<'k, U> {
+        Verified {
+            caller: self.caller,
+            access_key_id: self.claim.access_key_id.into_owned(),
+            #[cfg(test)]
+            form: self.claim.form,
+        }
+    }
+
+    /// Compares the signature over `req`, body included, for each canonical variant; one
+    /// that matches is kept in `verified`.
+    fn signature(
+        self,
+        req: &SignedRequest,
+        payload_hash: &str,
+        now: SystemTime,
+        verified: Option<&VerifiedSignatures>,
+    ) -> Result<Verified<'k, U>, SigV4Error> {
         let Checked {
             claim,
             caller,
@@ -277,7 +534,6 @@ impl<'k, U> Checked<'_, 'k, U> {
         let key = secret.signing_key(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let scope = sigv4::scope(&claim.scope_date, &claim.scope_region, &claim.scope_service);
         let headers = canonical_headers(req, &claim.signed_headers);
-        let payload_hash = sigv4::sha256_hex(req.body);
         // Each canonical piece once; the variants combine them.
         let as_is = sigv4::Settings {
             normalize_path: false,
@@ -316,12 +572,19 @@ impl<'k, U> Checked<'_, 'k, U> {
             let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
             let sig = sigv4::signature(&key.key, &sts);
             if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
-                return Ok(Verified {
+                if let Some(v) = verified {
+                    if let Some(inputs) = SignedInputs::of(req, &claim, payload_hash) {
+                        // Accepted up to and including the window's last second.
+                        let until = claim.time + claim.window() + Duration::from_secs(1);
+                        v.0.insert(claim.signature.to_string(), Arc::new(inputs), until, now);
+                    }
+                }
+                return Ok(Checked {
+                    claim,
                     caller,
-                    access_key_id: claim.access_key_id.into_owned(),
-                    #[cfg(test)]
-                    form: claim.form,
-                });
+                    secret,
+                }
+                .passed());
             }
             first.get_or_insert((creq, sts));
         }
@@ -415,7 +678,7 @@ fn parse_header_form<'a>(req: &SignedRequest<'a>, auth: &'a str) -> Result<Claim
         scope_service,
         signed_headers: Cow::Borrowed(signed_headers),
         signature: Cow::Borrowed(signature),
-        amz_date,
+        amz_date: Cow::Owned(amz_date),
         time,
         expires: None,
         session_token: req.header("x-amz-security-token").map(Cow::Borrowed),
@@ -472,13 +735,7 @@ fn split_credential(credential: Cow<'_, str>) -> Result<CredentialParts<'_>, Sig
 /// Reads the presigned parameters (`X-Amz-Algorithm`, `-Credential`, `-Date`, `-Expires`,
 /// `-SignedHeaders`, `-Signature`, optional `-Security-Token`).
 fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error> {
-    let param = |name: &str| -> Option<Cow<'a, str>> {
-        req.query.split('&').find_map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k == name).then(|| percent_encoding::percent_decode_str(v).decode_utf8_lossy())
-        })
-    };
-    let names = [
+    const NAMES: [&str; 6] = [
         "X-Amz-Algorithm",
         "X-Amz-Credential",
         "X-Amz-Signature",
@@ -486,10 +743,26 @@ fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error
         "X-Amz-SignedHeaders",
         "X-Amz-Expires",
     ];
-    let values: Vec<Option<Cow<'a, str>>> = names.iter().map(|n| param(n)).collect();
+    // One pass; the first occurrence of a name counts.
+    let mut raw: [Option<&'a str>; 6] = [None; 6];
+    let mut token = None;
+    for p in req.query.split('&') {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        if !k.starts_with("X-Amz-") {
+            continue;
+        }
+        let slot = match NAMES.iter().position(|n| *n == k) {
+            Some(i) => &mut raw[i],
+            None if k == "X-Amz-Security-Token" => &mut token,
+            None => continue,
+        };
+        slot.get_or_insert(v);
+    }
+    let decode = |v: &'a str| percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+    let values: [Option<Cow<'a, str>>; 6] = raw.map(|v| v.map(decode));
     if values.iter().any(Option::is_none) {
         let mut m = String::new();
-        for (n, v) in names.iter().zip(&values) {
+        for (n, v) in NAMES.iter().zip(&values) {
             if v.is_none() {
                 m.push_str(&format!("AWS query-string parameters must include '{n}'. "));
             }
@@ -527,10 +800,10 @@ fn parse_query_form<'a>(req: &SignedRequest<'a>) -> Result<Claim<'a>, SigV4Error
         scope_service,
         signed_headers,
         signature,
-        amz_date,
+        amz_date: Cow::Owned(amz_date),
         time,
         expires: Some(expires),
-        session_token: param("X-Amz-Security-Token"),
+        session_token: token.map(decode),
     })
 }
 
@@ -562,7 +835,7 @@ fn check_scope(claim: &Claim, expected: &Expected) -> Result<(), SigV4Error> {
 /// until `X-Amz-Date + X-Amz-Expires`.
 fn check_time(claim: &Claim, now: SystemTime) -> Result<(), SigV4Error> {
     let fmt = sigv4::amz_date;
-    let window = claim.expires.map_or(MAX_SKEW, Duration::from_secs);
+    let window = claim.window();
     let earliest = now.checked_sub(window).unwrap_or(SystemTime::UNIX_EPOCH);
     if claim.time < earliest {
         let span = match claim.expires {
@@ -592,22 +865,35 @@ fn check_time(claim: &Claim, now: SystemTime) -> Result<(), SigV4Error> {
 /// arrival order; a signed header the request lacks is written empty (and so mismatches).
 fn canonical_headers(req: &SignedRequest, signed: &str) -> String {
     let mut out = String::with_capacity(256);
-    for name in signed.split(';') {
+    let mut values = signed_values(req, signed).peekable();
+    for (i, name) in signed.split(';').enumerate() {
         out.push_str(name);
         out.push(':');
         let mut first = true;
-        for (k, v) in req.headers {
-            if k.trim().eq_ignore_ascii_case(name) {
-                if !first {
-                    out.push(',');
-                }
-                first = false;
-                out.push_str(&sigv4::fold_whitespace(v));
+        while let Some((_, v)) = values.next_if(|(j, _)| *j == i) {
+            if !first {
+                out.push(',');
             }
+            first = false;
+            out.push_str(&sigv4::fold_whitespace(v));
         }
         out.push('\n');
     }
     out
+}
+
+/// The raw values of the signed headers, each with the position of its name in the signed
+/// list: names in signed order, values of one name in arrival order.
+fn signed_values<'r>(
+    req: &'r SignedRequest,
+    signed: &'r str,
+) -> impl Iterator<Item = (usize, &'r str)> + 'r {
+    signed.split(';').enumerate().flat_map(move |(i, name)| {
+        req.headers
+            .iter()
+            .filter(move |(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(move |(_, v)| (i, *v))
+    })
 }
 
 /// The canonical forms a client may have signed, most common first: SDKs normalise the path
@@ -1050,6 +1336,262 @@ mod tests {
                 "x"
             )
         );
+    }
+
+    /// Verifies against `secret` through `cache`.
+    fn cached(
+        cache: &VerifiedSignatures,
+        secret: &SecretKey,
+        req: &SignedRequest,
+        now: SystemTime,
+    ) -> Result<Form, SigV4Error> {
+        verify_cached(
+            req,
+            &EXEC,
+            now,
+            |k| (k == AKID).then_some((&(), secret)),
+            cache,
+        )
+        .map(|v| v.form)
+    }
+
+    /// A replay is answered from the cache only when every signed input is the same. The
+    /// replays are verified against a wrong secret, which no recomputed signature matches:
+    /// only a cache hit can pass.
+    #[test]
+    fn cached_signatures_need_every_input_identical() {
+        let cache = VerifiedSignatures::default();
+        let right = SecretKey::new(SECRET, None);
+        let wrong = SecretKey::new("not-the-secret", None);
+        let now = t("20150830T123600Z");
+        let h = vector1_headers(VECTOR1_AUTH);
+        let req = get("/prod/pets/42", "type=dog&page=2", &h);
+        assert!(matches!(
+            cached(&cache, &wrong, &req, now),
+            Err(SigV4Error::Mismatch { .. })
+        ));
+        assert_eq!(cached(&cache, &right, &req, now), Ok(Form::Header));
+        assert_eq!(cached(&cache, &wrong, &req, now), Ok(Form::Header), "hit");
+        // Headers the signature does not cover do not matter.
+        let mut extra = h.clone();
+        extra.push(("User-Agent", "curl"));
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets/42", "type=dog&page=2", &extra),
+                now
+            ),
+            Ok(Form::Header)
+        );
+
+        let host = "abc123defg.execute-api.us-east-1.amazonaws.com";
+        type Headers = Vec<(&'static str, String)>;
+        let with_headers = |f: &dyn Fn(&mut Headers)| {
+            let mut v: Headers = vec![
+                ("Host", host.into()),
+                ("X-Amz-Date", "20150830T123600Z".into()),
+            ];
+            v.push(("Authorization", VECTOR1_AUTH.into()));
+            f(&mut v);
+            v
+        };
+        let header_variants: Vec<(&str, Headers)> = vec![
+            (
+                "host changed",
+                with_headers(&|v| v[0].1 = "evil.example".into()),
+            ),
+            (
+                "host spaced",
+                with_headers(&|v| v[0].1 = format!(" {host}")),
+            ),
+            (
+                "host repeated",
+                with_headers(&|v| v.push(("Host", host.into()))),
+            ),
+            (
+                "date changed",
+                with_headers(&|v| v[1].1 = "20150830T123601Z".into()),
+            ),
+            (
+                "date removed, Date header",
+                with_headers(&|v| {
+                    v.remove(1);
+                    v.push(("Date", "Sun, 30 Aug 2015 12:36:00 GMT".into()));
+                }),
+            ),
+            (
+                "signed list changed",
+                with_headers(&|v| v[2].1 = VECTOR1_AUTH.replace("host;x-amz-date", "host")),
+            ),
+            (
+                "authorization spaced",
+                with_headers(&|v| v[2].1 = VECTOR1_AUTH.replace(", ", ",  ")),
+            ),
+        ];
+        for (what, headers) in &header_variants {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let r = get("/prod/pets/42", "type=dog&page=2", &h);
+            assert!(cached(&cache, &wrong, &r, now).is_err(), "{what}");
+        }
+        let request_variants = [
+            (
+                "method",
+                SignedRequest {
+                    method: "POST",
+                    ..req
+                },
+            ),
+            ("path", get("/prod/pets/43", "type=dog&page=2", &h)),
+            (
+                "path, same once normalised",
+                get("/prod//pets/42", "type=dog&page=2", &h),
+            ),
+            ("query", get("/prod/pets/42", "type=dog&page=3", &h)),
+            (
+                "query, same once canonical",
+                get("/prod/pets/42", "page=2&type=dog", &h),
+            ),
+            ("query removed", get("/prod/pets/42", "", &h)),
+            ("body", SignedRequest { body: b"x", ..req }),
+        ];
+        for (what, r) in &request_variants {
+            assert!(cached(&cache, &wrong, r, now).is_err(), "{what}");
+        }
+        // The same request, still cached, past its window: the time is checked on hits.
+        assert_eq!(
+            cached(&cache, &wrong, &req, t("20150830T124100Z")),
+            Ok(Form::Header)
+        );
+        assert!(matches!(
+            cached(&cache, &right, &req, t("20150830T124101Z")),
+            Err(SigV4Error::Invalid(m)) if m.starts_with("Signature expired")
+        ));
+        // A session token the key does not have is refused on hits too.
+        let mut token = h.clone();
+        token.push(("X-Amz-Security-Token", "TOK"));
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets/42", "type=dog&page=2", &token),
+                now
+            ),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+    }
+
+    /// Temporary credentials past their expiration are refused with AWS's ExpiredToken, on a
+    /// cached replay too.
+    #[test]
+    fn expired_session_tokens() {
+        let cache = VerifiedSignatures::default();
+        let until = t("20150830T123700Z");
+        let key = SecretKey::new(SECRET, Some("TOK")).expiring(until);
+        let mut h = vector1_headers(VECTOR1_AUTH);
+        h.push(("X-Amz-Security-Token", "TOK"));
+        let req = get("/prod/pets/42", "type=dog&page=2", &h);
+        // The token is not signed here, so the botocore signature still matches.
+        let now = t("20150830T123600Z");
+        assert_eq!(cached(&cache, &key, &req, now), Ok(Form::Header));
+        assert_eq!(cached(&cache, &key, &req, now), Ok(Form::Header));
+        let later = t("20150830T123700Z");
+        assert_eq!(
+            cached(&cache, &key, &req, later),
+            Err(SigV4Error::ExpiredToken)
+        );
+        assert_eq!(
+            SigV4Error::ExpiredToken.response(),
+            (
+                GatewayResponseType::ExpiredToken,
+                "ExpiredTokenException",
+                Cow::Borrowed("The security token included in the request is expired")
+            )
+        );
+        // A wrong token is still an unrecognized client.
+        let mut wrong = vector1_headers(VECTOR1_AUTH);
+        wrong.push(("X-Amz-Security-Token", "OTHER"));
+        assert_eq!(
+            cached(
+                &cache,
+                &key,
+                &get("/prod/pets/42", "type=dog&page=2", &wrong),
+                later
+            ),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+    }
+
+    /// Presigned: the query is the signed input; a hit still expires with `X-Amz-Expires`.
+    #[test]
+    fn cached_presigned_signatures_expire() {
+        let cache = VerifiedSignatures::default();
+        let right = SecretKey::new(SECRET, None);
+        let wrong = SecretKey::new("not-the-secret", None);
+        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fexecute-api%2Faws4_request&X-Amz-Date=20150830T123600Z&X-Amz-Expires=300&X-Amz-SignedHeaders=host&X-Amz-Signature=b4d00be7ce83c27e718a1f5e9914ff23beef363dd737cf3b335e3921b0ea9631";
+        let hq = [("Host", "abc123defg.execute-api.us-east-1.amazonaws.com")];
+        let now = t("20150830T123600Z");
+        assert_eq!(
+            cached(&cache, &right, &get("/prod/pets", q, &hq), now),
+            Ok(Form::Query)
+        );
+        assert_eq!(
+            cached(&cache, &wrong, &get("/prod/pets", q, &hq), now),
+            Ok(Form::Query)
+        );
+        assert_eq!(
+            cached(
+                &cache,
+                &wrong,
+                &get("/prod/pets", q, &hq),
+                t("20150830T124100Z")
+            ),
+            Ok(Form::Query)
+        );
+        assert!(matches!(
+            cached(&cache, &right, &get("/prod/pets", q, &hq), t("20150830T124101Z")),
+            Err(SigV4Error::Invalid(m)) if m.starts_with("Signature expired")
+        ));
+        let longer = q.replace("X-Amz-Expires=300", "X-Amz-Expires=3600");
+        let added = format!("{q}&a=1");
+        let token = format!("{q}&X-Amz-Security-Token=TOK");
+        let moved = format!(
+            "X-Amz-Signature=b4d00be7ce83c27e718a1f5e9914ff23beef363dd737cf3b335e3921b0ea9631&{}",
+            q.split("&X-Amz-Signature").next().unwrap()
+        );
+        for (what, query) in [
+            ("expires", longer.as_str()),
+            ("parameter added", &added),
+            ("parameters reordered", &moved),
+        ] {
+            assert!(
+                matches!(
+                    cached(&cache, &wrong, &get("/prod/pets", query, &hq), now),
+                    Err(SigV4Error::Mismatch { .. })
+                ),
+                "{what}"
+            );
+        }
+        assert_eq!(
+            cached(&cache, &wrong, &get("/prod/pets", &token, &hq), now),
+            Err(SigV4Error::UnrecognizedClient)
+        );
+        // A hit is still checked against the API's scope and the configured keys.
+        let elsewhere = Expected {
+            region: "eu-west-1",
+            service: "execute-api",
+        };
+        let hit = get("/prod/pets", q, &hq);
+        assert!(matches!(
+            verify_cached(&hit, &elsewhere, now, |k| (k == AKID).then_some((&(), &wrong)), &cache),
+            Err(SigV4Error::Invalid(m)) if m.contains("region")
+        ));
+        assert!(matches!(
+            verify_cached(&hit, &EXEC, now, |_| None::<(&(), &SecretKey)>, &cache),
+            Err(SigV4Error::UnrecognizedClient)
+        ));
+        let other_host = [("Host", "evil.example")];
+        assert!(cached(&cache, &wrong, &get("/prod/pets", q, &other_host), now).is_err());
     }
 
     /// Requests our signer made verify, for a few shapes.

@@ -109,6 +109,9 @@ pub struct IamUser {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: Option<String>,
+    /// Temporary credentials: when the session token stops being accepted (ISO 8601 UTC, as
+    /// STS's `Expiration`: `2026-01-01T00:00:00Z`).
+    pub expiration: Option<String>,
     pub account_id: Option<String>,
     pub policies: Vec<Json>,
 }

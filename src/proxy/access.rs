@@ -5,6 +5,7 @@
 
 use super::custom::Callers;
 use super::request::{expects_continue, read_body};
+use super::respond::Reply;
 use super::{split_target, RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
@@ -59,6 +60,21 @@ pub fn no_method(req: &pingora::http::RequestHeader, ctx: &mut RequestCtx) -> Fa
     }
 }
 
+/// The longest method ARN API Gateway authorizes (bytes): a longer one, which path
+/// parameter values can make, is answered 414 before any authorization.
+pub const MAX_METHOD_ARN: usize = 1600;
+
+/// AWS's answer to a method ARN over [`MAX_METHOD_ARN`]: not a gateway response, so no
+/// customization applies.
+fn uri_too_long() -> Reply {
+    Reply {
+        status: 414,
+        headers: Vec::new(),
+        content_type: "application/json".into(),
+        body: Bytes::from_static(br#"{"message":"Request URI too long"}"#),
+    }
+}
+
 /// Runs access control for the routed request in `ctx`: resource policy and IAM, then the
 /// method's authorizer (CUSTOM, COGNITO_USER_POOLS) combined with the resource policy.
 pub async fn control(
@@ -80,6 +96,26 @@ pub async fn control(
         account: &snap.server.account_id,
         resource_policy: api.resource_policy.as_ref(),
     };
+    let arn = {
+        let req = session.req_header();
+        let (path, _) = split_target(req);
+        // The ARN names the path as routed: `/prod/secret/` and `//secret` are `.../GET/secret`.
+        let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
+            return Err(Failure::new(G::Default4xx));
+        };
+        method_arn(
+            &snap.server.region,
+            &snap.server.account_id,
+            &api.id,
+            &api.stages[s].name,
+            req.method.as_str(),
+            resource_path,
+        )
+    };
+    if arn.len() > MAX_METHOD_ARN {
+        ctx.reply = Some(uri_too_long());
+        return Err(Failure::new(G::Default4xx));
+    }
     if authorization == AuthorizationType::AwsIam
         && ctx.request_body.is_none()
         && !session.is_body_empty()
@@ -114,25 +150,13 @@ pub async fn control(
     }
     let req = session.req_header();
     let (path, query) = split_target(req);
-    // The ARN names the path as routed: `/prod/secret/` and `//secret` are `.../GET/secret`.
-    let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
-        return Err(Failure::new(G::Default4xx));
-    };
-    let arn = method_arn(
-        &snap.server.region,
-        &snap.server.account_id,
-        &api.id,
-        &api.stages[s].name,
-        req.method.as_str(),
-        resource_path,
-    );
     // Only a SigV4 verification reads the headers as a list.
     let headers = if authorization == AuthorizationType::AwsIam {
         header_list(req)
     } else {
         Vec::new()
     };
-    let header = |name: &str| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name| req.headers.get(name).and_then(|v| v.to_str().ok());
     let request = access::Request {
         authorization,
         method_arn: &arn,
@@ -144,8 +168,8 @@ pub async fn control(
             body: ctx.request_body.as_deref().unwrap_or_default(),
         },
         source_ip: ctx.info.source_ip,
-        user_agent: header("user-agent"),
-        referer: header("referer"),
+        user_agent: header(http::header::USER_AGENT),
+        referer: header(http::header::REFERER),
         secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
         now: ctx.info.start,
         invalidation_requested: authorization == AuthorizationType::AwsIam

@@ -99,6 +99,9 @@ pub struct RequestCtx {
     pub cache_fill: Option<cache::Filling>,
     /// The caller's `Cache-Control` was ignored: the response carries AWS's `Warning`.
     pub cache_warning: bool,
+    /// The answer to a refused request when it is not a gateway response (414 for a method
+    /// ARN over AWS's limit).
+    pub reply: Option<respond::Reply>,
 }
 
 impl RequestCtx {
@@ -117,6 +120,7 @@ impl RequestCtx {
             request_body: None,
             cache_fill: None,
             cache_warning: false,
+            reply: None,
         }
     }
 

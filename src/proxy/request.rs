@@ -71,7 +71,13 @@ pub async fn serve(
             Box::pin(super::custom::invoke(callers, session, ctx, &snap)).await
         }
         Err(failure) => {
-            let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
+            let reply = match ctx.reply.take() {
+                Some(reply) => {
+                    ctx.fail(failure);
+                    reply
+                }
+                None => respond::gateway_reply(session, ctx, &snap, failure, ""),
+            };
             if reply.status == 413 || expects_continue(session) {
                 // Do not read a body we refuse (or that the client holds back until it gets
                 // `100 Continue`): close the connection after answering.
