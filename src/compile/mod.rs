@@ -77,8 +77,6 @@ struct BasePath {
 
 pub struct RestApi {
     pub id: String,
-    /// `X-Amzn-Apigateway-Api-Id` for HTTP_PROXY requests.
-    pub id_header: http::HeaderValue,
     pub router: Router,
     /// Indexed by the router's method id.
     pub methods: Vec<Method>,
@@ -801,7 +799,6 @@ impl Compiler<'_> {
             .collect();
         Some(RestApi {
             id: api.id.clone(),
-            id_header: http::HeaderValue::from_str(&api.id).ok()?,
             router: router?,
             methods,
             stages,

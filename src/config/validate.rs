@@ -41,6 +41,18 @@ pub fn validate(c: &Config) -> Vec<Problem> {
         "REST API id",
     );
     for (i, api) in c.rest_apis.iter().enumerate() {
+        // The id goes into host names, ARNs and the `X-Amzn-Apigateway-Api-Id` header.
+        let id_ok = !api.id.is_empty()
+            && api
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !id_ok {
+            v.err(
+                path!["restApis", i, "id"],
+                "REST API id must be letters, digits, '-' and '_' only",
+            );
+        }
         v.rest_api(i, api);
     }
     for (i, p) in c.usage_plans.iter().enumerate() {
@@ -771,6 +783,16 @@ mod tests {
                 "t.yaml:10:27: unknown model `Ghost`",
                 "t.yaml:11:60: stage variable `backend` is used here but no stage defines it",
             ]
+        );
+    }
+
+    #[test]
+    fn rest_api_ids_are_plain_names() {
+        let p = problems("restApis:\n  - id: \"a b\"\n  - id: ok-id_1\n");
+        assert_eq!(
+            p,
+            ["t.yaml:2:5: REST API id must be letters, digits, '-' and '_' only"],
+            "{p:?}"
         );
     }
 
