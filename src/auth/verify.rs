@@ -216,6 +216,44 @@ struct Claim<'a> {
 }
 
 impl Claim<'_> {
+    /// A copy that owns its text (kept with a verified signature).
+    fn owned(&self) -> Claim<'static> {
+        let own = |c: &Cow<str>| Cow::Owned(c.to_string());
+        Claim {
+            form: self.form,
+            access_key_id: own(&self.access_key_id),
+            scope_date: own(&self.scope_date),
+            scope_region: own(&self.scope_region),
+            scope_service: own(&self.scope_service),
+            signed_headers: own(&self.signed_headers),
+            signature: own(&self.signature),
+            amz_date: own(&self.amz_date),
+            time: self.time,
+            expires: self.expires,
+            session_token: self.session_token.as_ref().map(own),
+        }
+    }
+
+    /// A view of this claim that borrows its text (no allocation).
+    fn reborrow(&self) -> Claim<'_> {
+        fn view(c: &str) -> Cow<'_, str> {
+            Cow::Borrowed(c)
+        }
+        Claim {
+            form: self.form,
+            access_key_id: view(&self.access_key_id),
+            scope_date: view(&self.scope_date),
+            scope_region: view(&self.scope_region),
+            scope_service: view(&self.scope_service),
+            signed_headers: view(&self.signed_headers),
+            signature: view(&self.signature),
+            amz_date: view(&self.amz_date),
+            time: self.time,
+            expires: self.expires,
+            session_token: self.session_token.as_deref().map(view),
+        }
+    }
+
     /// How long after its signing time the request is accepted.
     fn window(&self) -> Duration {
         self.expires.map_or(MAX_SKEW, Duration::from_secs)
@@ -249,7 +287,7 @@ pub fn verify_cached<'k, U>(
     {
         if inputs.matches(req, &claim_headers, &payload_hash) {
             // The same bytes make the same claim: only its checks run again.
-            let checked = validate(inputs.claim.borrowed(), expected, now, lookup)?;
+            let checked = validate(inputs.claim.reborrow(), expected, now, lookup)?;
             return Ok(checked.passed());
         }
     }
@@ -333,7 +371,7 @@ pub struct SignedInputs {
     claim_headers: [Option<Box<str>>; 4],
     headers: Box<[(usize, Box<str>)]>,
     payload_hash: Box<str>,
-    claim: OwnedClaim,
+    claim: Claim<'static>,
 }
 
 impl SignedInputs {
@@ -358,7 +396,7 @@ impl SignedInputs {
             claim_headers,
             headers,
             payload_hash: payload_hash.into(),
-            claim: OwnedClaim::of(claim),
+            claim: claim.owned(),
         })
     }
 
@@ -384,55 +422,6 @@ impl SignedInputs {
         signed_values(req, &self.claim.signed_headers)
             .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
             && stored.next().is_none()
-    }
-}
-
-/// A [`Claim`] kept with the inputs it was read from.
-struct OwnedClaim {
-    form: Form,
-    access_key_id: Box<str>,
-    scope_date: Box<str>,
-    scope_region: Box<str>,
-    scope_service: Box<str>,
-    signed_headers: Box<str>,
-    signature: Box<str>,
-    amz_date: Box<str>,
-    time: SystemTime,
-    expires: Option<u64>,
-    session_token: Option<Box<str>>,
-}
-
-impl OwnedClaim {
-    fn of(c: &Claim) -> OwnedClaim {
-        OwnedClaim {
-            form: c.form,
-            access_key_id: c.access_key_id.as_ref().into(),
-            scope_date: c.scope_date.as_ref().into(),
-            scope_region: c.scope_region.as_ref().into(),
-            scope_service: c.scope_service.as_ref().into(),
-            signed_headers: c.signed_headers.as_ref().into(),
-            signature: c.signature.as_ref().into(),
-            amz_date: c.amz_date.as_ref().into(),
-            time: c.time,
-            expires: c.expires,
-            session_token: c.session_token.as_deref().map(Box::from),
-        }
-    }
-
-    fn borrowed(&self) -> Claim<'_> {
-        Claim {
-            form: self.form,
-            access_key_id: Cow::Borrowed(&self.access_key_id),
-            scope_date: Cow::Borrowed(&self.scope_date),
-            scope_region: Cow::Borrowed(&self.scope_region),
-            scope_service: Cow::Borrowed(&self.scope_service),
-            signed_headers: Cow::Borrowed(&self.signed_headers),
-            signature: Cow::Borrowed(&self.signature),
-            amz_date: Cow::Borrowed(&self.amz_date),
-            time: self.time,
-            expires: self.expires,
-            session_token: self.session_token.as_deref().map(Cow::Borrowed),
-        }
     }
 }
 
