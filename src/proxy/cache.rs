@@ -147,10 +147,8 @@ async fn write_hit(
     add_warning(ctx, &mut h)?;
     ctx.outcome.status = hit.status;
     ctx.outcome.response_length = hit.body.len() as u64;
-    session.write_response_header(Box::new(h), false).await?;
-    session
-        .write_response_body(Some(hit.body.clone()), true)
-        .await?;
+    session.write_response_header(Box::new(h)).await?;
+    session.write_response_body(hit.body.clone(), true).await?;
     Ok(())
 }
 

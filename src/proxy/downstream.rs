@@ -1,69 +1,32 @@
 //! The client side: the gateway as an HTTP application on Pingora's server sessions. Each
 //! request runs the pipeline once, which always answers (an integration's response or a
 //! gateway response); then the request is logged and the connection handed back for reuse.
-//! Nothing of Pingora's proxy framework runs: its per-request state machine costs more than
-//! the whole pipeline of a MOCK request.
+//! Pingora's proxy framework does not run: the pipeline answers every request itself, and
+//! HTTP_PROXY has its own backend exchange (`forward`).
 
 use super::{custom::Callers, failure, logging, request, Gateway, RequestCtx};
 use async_trait::async_trait;
-use bytes::Bytes;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession;
 use pingora::server::ShutdownWatch;
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// A client request's session: Pingora's server session, with writes that take an optional
-/// body and an end-of-stream flag.
-pub struct Session(ServerSession);
-
-impl Deref for Session {
-    type Target = ServerSession;
-    fn deref(&self) -> &ServerSession {
-        &self.0
-    }
-}
-
-impl DerefMut for Session {
-    fn deref_mut(&mut self) -> &mut ServerSession {
-        &mut self.0
-    }
-}
-
-impl Session {
-    pub async fn write_response_header(
-        &mut self,
-        resp: Box<ResponseHeader>,
-        _end_of_stream: bool,
-    ) -> Result<()> {
-        self.0.write_response_header(resp).await
-    }
-
-    /// `None` without the end of the stream writes nothing.
-    pub async fn write_response_body(&mut self, body: Option<Bytes>, end: bool) -> Result<()> {
-        if body.is_none() && !end {
-            return Ok(());
-        }
-        self.0
-            .write_response_body(body.unwrap_or_default(), end)
-            .await
-    }
-}
+/// A client request's session.
+pub type Session = ServerSession;
 
 #[async_trait]
 impl HttpServerApp for Gateway {
     async fn process_new_http(
         self: &Arc<Self>,
-        mut http: ServerSession,
+        mut session: ServerSession,
         shutdown: &ShutdownWatch,
     ) -> Option<ReusedHttpStream> {
         let read = tokio::select! {
             // Biased: a request already buffered is served before the shutdown is noticed.
             biased;
-            read = http.read_request() => read,
+            read = session.read_request() => read,
             _ = self.await_shutdown() => return None,
         };
         match read {
@@ -71,19 +34,18 @@ impl HttpServerApp for Gateway {
             Ok(false) => return None,
             Err(e) => {
                 if matches!(e.etype(), ErrorType::InvalidHTTPHeader) {
-                    let _ = http.respond_error(400).await;
+                    let _ = session.respond_error(400).await;
                 }
-                http.shutdown().await;
+                session.shutdown().await;
                 return None;
             }
         }
         // CONNECT frames its body differently: refused, and the connection closed.
-        if http.req_header().method == http::Method::CONNECT {
-            let _ = http.respond_error(405).await;
-            http.shutdown().await;
+        if session.req_header().method == http::Method::CONNECT {
+            let _ = session.respond_error(405).await;
+            session.shutdown().await;
             return None;
         }
-        let mut session = Session(http);
         let snapshot = self.state.load_full();
         if *shutdown.borrow() {
             session.set_keepalive(None);
@@ -114,7 +76,7 @@ impl HttpServerApp for Gateway {
             return None;
         }
         let settings = HttpPersistentSettings::for_session(&session);
-        match session.0.finish().await {
+        match session.finish().await {
             Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
             _ => None,
         }

@@ -39,9 +39,10 @@ pub async fn answer(session: &mut Session, e: &Error, ctx: &mut RequestCtx) {
     {
         return;
     }
-    let (Some(failure), Some(snap)) = (classify(e), ctx.snapshot.clone()) else {
+    let Some(failure) = classify(e) else {
         return;
     };
+    let snap = ctx.snapshot.clone();
     log::info!("{}: integration error: {e}", ctx.info.request_id.as_str());
     let reply = respond::gateway_reply(session, ctx, &snap, failure, "");
     session.set_keepalive(None);

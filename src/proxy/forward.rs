@@ -188,9 +188,7 @@ async fn exchange(
         Framing::Chunked | Framing::Close => None,
     };
     super::cache::begin_stream(ctx, &resp, is_head, length);
-    session
-        .write_response_header(Box::new(resp), no_body)
-        .await?;
+    session.write_response_header(Box::new(resp)).await?;
 
     // Response body, one read at a time; each read is bounded by the integration timeout.
     let clean = match framing {
@@ -203,7 +201,7 @@ async fn exchange(
         }
     };
     if !no_body {
-        session.write_response_body(None, true).await?;
+        session.write_response_body(Bytes::new(), true).await?;
     }
     super::cache::end_stream(ctx);
     if clean && keep_alive && buf.is_empty() {
@@ -283,12 +281,7 @@ fn request_head(
     if !has_trace {
         put_header(&mut h, b"X-Amzn-Trace-Id", ctx.info.trace_id().as_bytes());
     }
-    if let Some(api) = ctx
-        .snapshot
-        .as_ref()
-        .zip(ctx.route.api)
-        .map(|(s, a)| &s.apis[a])
-    {
+    if let Some(api) = ctx.route.api.map(|a| &ctx.snapshot.apis[a]) {
         put_header(&mut h, b"X-Amzn-Apigateway-Api-Id", api.id.as_bytes());
     }
     for (name, value) in mapped {
@@ -630,7 +623,7 @@ async fn read_body(conn: &mut Conn, buf: &mut BytesMut, limit: Duration) -> Resu
 async fn send_down(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> Result<(), Stop> {
     ctx.outcome.response_length += data.len() as u64;
     super::cache::collect(ctx, &data);
-    session.write_response_body(Some(data), false).await?;
+    session.write_response_body(data, false).await?;
     Ok(())
 }
 

@@ -6,9 +6,7 @@ use crate::vtl::TemplateContext;
 use std::borrow::Cow;
 
 pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
-    let Some(snap) = ctx.snapshot.clone() else {
-        return;
-    };
+    let snap = ctx.snapshot.clone();
     let elapsed = ctx.started.elapsed();
     ctx.outcome.response_latency_ms = Some(elapsed.as_millis() as u64);
     let api = ctx.route.api.map(|a| &snap.apis[a]);

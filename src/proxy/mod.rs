@@ -78,7 +78,7 @@ pub struct Route {
 
 /// Per-request state. The snapshot is pinned here for the request's whole life.
 pub struct RequestCtx {
-    pub snapshot: Option<Arc<Snapshot>>,
+    pub snapshot: Arc<Snapshot>,
     pub info: RequestInfo,
     pub started: Instant,
     pub route: Route,
@@ -107,7 +107,7 @@ pub struct RequestCtx {
 impl RequestCtx {
     pub fn new(snapshot: Arc<Snapshot>) -> RequestCtx {
         RequestCtx {
-            snapshot: Some(snapshot),
+            snapshot,
             info: RequestInfo::new(std::time::SystemTime::now()),
             started: Instant::now(),
             route: Route::default(),

@@ -26,9 +26,7 @@ pub async fn serve(
     session: &mut Session,
     ctx: &mut RequestCtx,
 ) -> Result<()> {
-    let Some(snap) = ctx.snapshot.clone() else {
-        return Error::e_explain(ErrorType::InternalError, "no configuration snapshot");
-    };
+    let snap = ctx.snapshot.clone();
     ctx.info.source_ip = session
         .client_addr()
         .and_then(|a| a.as_inet())

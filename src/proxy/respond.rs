@@ -105,8 +105,8 @@ pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) ->
     }
     ctx.outcome.status = reply.status;
     ctx.outcome.response_length = reply.body.len() as u64;
-    session.write_response_header(Box::new(h), false).await?;
-    session.write_response_body(Some(reply.body), true).await?;
+    session.write_response_header(Box::new(h)).await?;
+    session.write_response_body(reply.body, true).await?;
     Ok(())
 }
 
