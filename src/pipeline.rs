@@ -1,6 +1,6 @@
 //! The request pipeline's policy steps as plain functions over a request view: what a mapping
 //! expression or template can read, and method request parameter validation. Nothing here
-//! touches sockets; the proxy adapter builds a [`RequestView`] over the Pingora session.
+//! touches sockets; the proxy adapter builds a [`RequestView`] over the client's session.
 
 use crate::compile::{Method, RestApi, Snapshot, Stage};
 use crate::ids::{ExtendedRequestId, RequestId};

@@ -27,8 +27,8 @@ const REPLACED_HEADERS: &[&str] = &["x-forwarded-for", "x-forwarded-port", "x-fo
 pub struct EventRequest<'a> {
     /// The method request: path, query, path parameters, API, stage, method and ids.
     pub view: &'a RequestView<'a>,
-    /// The request headers as received, with the client's name casing (Pingora's
-    /// `RequestHeader::case_header_iter`). Empty: `view.headers` is used (lower-case names).
+    /// The request headers as received, with the client's name casing. Empty: `view.headers`
+    /// is used (lower-case names).
     pub headers: &'a [(&'a [u8], &'a [u8])],
     /// The method request body, as received.
     pub body: &'a [u8],

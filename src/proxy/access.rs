@@ -25,7 +25,7 @@ use std::time::Duration;
 
 /// The failure for a request that matched no method: Missing Authentication Token, unless
 /// it carries an `Authorization` header that is not readable as SigV4.
-pub fn no_method(req: &pingora::http::RequestHeader, ctx: &mut RequestCtx) -> Failure {
+pub fn no_method(req: &super::RequestHead, ctx: &mut RequestCtx) -> Failure {
     let headers: Vec<(&str, &str)> = req
         .headers
         .get_all(http::header::AUTHORIZATION)
@@ -170,7 +170,7 @@ pub async fn control(
         source_ip: ctx.info.source_ip,
         user_agent: header(http::header::USER_AGENT),
         referer: header(http::header::REFERER),
-        secure_transport: session.digest().is_some_and(|d| d.ssl_digest.is_some()),
+        secure_transport: session.is_secure(),
         now: ctx.info.start,
         invalidation_requested: authorization == AuthorizationType::AwsIam
             && api.stages[s].cache.is_some()
@@ -230,7 +230,7 @@ fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
 }
 
 /// The request's headers as SigV4 verification reads them, in arrival order.
-fn header_list(req: &pingora::http::RequestHeader) -> Vec<(&str, &str)> {
+fn header_list(req: &super::RequestHead) -> Vec<(&str, &str)> {
     req.headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))

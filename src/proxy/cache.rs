@@ -1,9 +1,8 @@
 //! The cache step (reference §13 step 9): after admission, serve a fresh entry of the stage
 //! cache, or let the integration run and store its response. Policy (settings, keys,
 //! `Cache-Control` decisions, storage) is in `crate::cache`; this module moves responses
-//! between it and the Pingora session.
+//! between it and the client's session.
 
-use super::respond::http_date;
 use super::RequestCtx;
 use super::Session;
 use crate::cache::lock::FillGuard;
@@ -123,8 +122,8 @@ pub async fn lookup(
     Ok(Ok(Step::Integrate))
 }
 
-/// Writes a cached response with this request's `Date`, `x-amzn-RequestId` and
-/// `x-amz-apigw-id`.
+/// Writes a cached response with this request's `x-amzn-RequestId` and `x-amz-apigw-id`
+/// (the session adds `Date`).
 async fn write_hit(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -137,7 +136,6 @@ async fn write_hit(
         let _ = session.drain_request_body().await;
     }
     let mut h = ResponseHeader::build(hit.status, Some(hit.headers.len() + 5))?;
-    h.insert_header("Date", http_date())?;
     for (k, v) in &hit.headers {
         h.append_header(k.clone(), v.clone())?;
     }

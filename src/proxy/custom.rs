@@ -119,10 +119,7 @@ pub async fn invoke(
                     Some(target) if !call.wrong_method => {
                         let mut event = EventRequest::new(&view, &body);
                         // The event keeps the client's header name casing.
-                        let cased: Vec<(&[u8], &[u8])> = req
-                            .case_header_iter()
-                            .map(|(k, v)| (k.as_slice(), v.as_bytes()))
-                            .collect();
+                        let cased: Vec<(&[u8], &[u8])> = req.case_header_iter().collect();
                         event.headers = &cased;
                         event.binary = request.binary;
                         event.trace_id = Some(view.info.trace_id());

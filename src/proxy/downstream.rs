@@ -1,56 +1,67 @@
-//! The client side: the gateway as an HTTP application on Pingora's server sessions. Each
-//! request runs the pipeline once, which always answers (an integration's response or a
-//! gateway response); then the request is logged and the connection handed back for reuse.
-//! Pingora's proxy framework does not run: the pipeline answers every request itself, and
-//! HTTP_PROXY has its own backend exchange (`forward`).
+//! The client side: the gateway as a Pingora server application. Each connection gets one
+//! HTTP/1.x session (`http1`) for all its requests. Each request runs the pipeline once,
+//! which always answers (an integration's response or a gateway response); then the request
+//! is logged and the next one read. Pingora's proxy framework does not run: the pipeline
+//! answers every request itself, and HTTP_PROXY has its own backend exchange (`forward`).
 
+use super::http1::Session;
 use super::{custom::Callers, failure, logging, request, Gateway, RequestCtx};
 use async_trait::async_trait;
-use pingora::apps::{HttpPersistentSettings, HttpServerApp, ReusedHttpStream};
+use pingora::apps::ServerApp;
 use pingora::prelude::*;
-use pingora::protocols::http::ServerSession;
+use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-/// A client request's session.
-pub type Session = ServerSession;
-
 #[async_trait]
-impl HttpServerApp for Gateway {
-    async fn process_new_http(
+impl ServerApp for Gateway {
+    async fn process_new(
         self: &Arc<Self>,
-        mut session: ServerSession,
+        stream: Stream,
         shutdown: &ShutdownWatch,
-    ) -> Option<ReusedHttpStream> {
+    ) -> Option<Stream> {
+        let mut session = Session::new(stream);
+        while self.serve_one(&mut session, shutdown).await {}
+        session.shutdown().await;
+        None
+    }
+
+    async fn cleanup(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        // Wakes the kept-alive connections waiting for their next request.
+        self.shutdown.notify_waiters();
+    }
+}
+
+impl Gateway {
+    /// Reads and answers one request; true when the connection can carry another.
+    async fn serve_one(&self, session: &mut Session, shutdown: &ShutdownWatch) -> bool {
         let read = tokio::select! {
             // Biased: a request already buffered is served before the shutdown is noticed.
             biased;
             read = session.read_request() => read,
-            _ = self.await_shutdown() => return None,
+            _ = self.await_shutdown() => return false,
         };
         match read {
             Ok(true) => {}
-            Ok(false) => return None,
+            Ok(false) => return false,
             Err(e) => {
                 if matches!(e.etype(), ErrorType::InvalidHTTPHeader) {
                     let _ = session.respond_error(400).await;
                 }
-                session.shutdown().await;
-                return None;
+                return false;
             }
         }
         // CONNECT frames its body differently: refused, and the connection closed.
         if session.req_header().method == http::Method::CONNECT {
             let _ = session.respond_error(405).await;
-            session.shutdown().await;
-            return None;
+            return false;
         }
         let snapshot = self.state.load_full();
         if *shutdown.borrow() {
             session.set_keepalive(None);
-        } else if session.get_keepalive() == Some(0) {
-            // HTTP/1.1 keep-alive never times out by default: bound it.
+        } else if session.get_keepalive().is_some() {
             session.set_keepalive(Some(snapshot.server.keepalive_timeout_seconds));
         }
         let mut ctx = RequestCtx::new(snapshot);
@@ -59,7 +70,7 @@ impl HttpServerApp for Gateway {
             functions: &self.functions,
             tls: &self.tls,
         };
-        let outcome = request::serve(&callers, &mut session, &mut ctx).await;
+        let outcome = request::serve(&callers, session, &mut ctx).await;
         let reuse = match outcome {
             Ok(()) => true,
             Err(e) => {
@@ -67,29 +78,15 @@ impl HttpServerApp for Gateway {
                 if !matches!(e.esource(), ErrorSource::Downstream) {
                     log::error!("{}: {e}", ctx.info.request_id.as_str());
                 }
-                failure::answer(&mut session, &e, &mut ctx).await;
+                failure::answer(session, &e, &mut ctx).await;
                 false
             }
         };
-        logging::log_request(self, &session, &mut ctx);
-        if !reuse {
-            return None;
-        }
-        let settings = HttpPersistentSettings::for_session(&session);
-        match session.finish().await {
-            Ok(Some(stream)) => Some(ReusedHttpStream::from_reusable_stream(stream, settings)),
-            _ => None,
-        }
+        let reuse = session.finish().await && reuse;
+        logging::log_request(self, session, &mut ctx);
+        reuse
     }
 
-    async fn http_cleanup(&self) {
-        self.shutting_down.store(true, Ordering::Release);
-        // Wakes the kept-alive connections waiting for their next request.
-        self.shutdown.notify_waiters();
-    }
-}
-
-impl Gateway {
     async fn await_shutdown(&self) {
         let notified = self.shutdown.notified();
         if !self.shutting_down.load(Ordering::Acquire) {

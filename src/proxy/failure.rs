@@ -33,10 +33,7 @@ pub fn classify(e: &Error) -> Option<Failure> {
 /// afterwards the only honest signal left is closing the connection (the caller does).
 pub async fn answer(session: &mut Session, e: &Error, ctx: &mut RequestCtx) {
     // An interim `100 Continue` does not count as the response.
-    if session
-        .response_written()
-        .is_some_and(|r| !r.status.is_informational())
-    {
+    if session.response_status().is_some() {
         return;
     }
     let Some(failure) = classify(e) else {

@@ -7,7 +7,7 @@
 use super::custom::Callers;
 use super::failure;
 use super::pool;
-use super::respond::{self, http_date};
+use super::respond;
 use super::{RequestCtx, Session, MAX_BODY};
 use crate::compile::{Snapshot, Upstream};
 use crate::integrations::http::{HttpProxy, DROPPED_REQUEST_HEADERS, REMAPPED_RESPONSE_HEADERS};
@@ -177,7 +177,6 @@ async fn exchange(
         // A HEAD integration for another client method: the client gets no body.
         resp.insert_header("Content-Length", "0")?;
     }
-    resp.insert_header("Date", http_date())?;
     resp.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
     resp.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
     super::cache::add_warning(ctx, &mut resp)?;
@@ -242,7 +241,7 @@ fn request_head(
         let n = name.as_str();
         match n {
             "content-length" => {
-                // Pingora has checked that every value agrees (`5, 5` is one length of 5).
+                // The session has checked that every value agrees (`5, 5` is one length of 5).
                 let first = value.to_str().ok().and_then(|v| v.split(',').next());
                 if let Some(len) = first.and_then(|v| v.trim().parse().ok()) {
                     if body == RequestBody::None && len > 0 {
@@ -655,7 +654,7 @@ async fn copy_length(
     }
 }
 
-/// A chunked body, decoded here and re-chunked by Pingora for the client.
+/// A chunked body, decoded here and re-chunked by the client's session.
 async fn copy_chunked(
     session: &mut Session,
     ctx: &mut RequestCtx,

@@ -1,6 +1,7 @@
-//! The Pingora adapter: the gateway as an HTTP server application (`downstream`). The request
-//! path calls into the pipeline and integrations; this module only moves bytes and headers
-//! between them and Pingora's sessions.
+//! The Pingora adapter: the gateway as a server application on Pingora's listeners
+//! (`downstream`), with its own HTTP/1.x client session (`http1`). The request path calls
+//! into the pipeline and integrations; this module only moves bytes and headers between them
+//! and the sockets.
 
 mod access;
 mod admission;
@@ -9,12 +10,13 @@ mod custom;
 mod downstream;
 mod failure;
 mod forward;
+mod http1;
 mod logging;
 mod pool;
 mod request;
 mod respond;
 
-pub use downstream::Session;
+pub use http1::{RequestHead, Session};
 
 use crate::access_log::AccessLogger;
 use crate::compile::Snapshot;
@@ -24,7 +26,6 @@ use crate::pipeline::{CasedHeaders, Landing, Outcome, RequestInfo, RequestView};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use pingora::connectors::TransportConnector;
-use pingora::http::RequestHeader;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
@@ -132,7 +133,7 @@ impl RequestCtx {
     pub fn view<'a>(
         &'a self,
         snap: &'a Snapshot,
-        req: &'a RequestHeader,
+        req: &'a RequestHead,
         body: &'a str,
     ) -> RequestView<'a> {
         let api = self.route.api.map(|a| &snap.apis[a]);
@@ -160,10 +161,10 @@ impl RequestCtx {
     }
 }
 
-impl CasedHeaders for RequestHeader {
+impl CasedHeaders for RequestHead {
     fn each(&self, f: &mut dyn FnMut(&str, &str)) {
         for (name, value) in self.case_header_iter() {
-            if let (Ok(name), Ok(value)) = (std::str::from_utf8(name.as_slice()), value.to_str()) {
+            if let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) {
                 f(name, value);
             }
         }
@@ -171,6 +172,6 @@ impl CasedHeaders for RequestHeader {
 }
 
 /// The raw request target split into path and query string (a non-UTF-8 target is empty).
-pub fn split_target(req: &RequestHeader) -> (&str, Option<&str>) {
+pub fn split_target(req: &RequestHead) -> (&str, Option<&str>) {
     crate::pipeline::split_query(std::str::from_utf8(req.raw_path()).unwrap_or(""))
 }

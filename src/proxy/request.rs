@@ -81,8 +81,8 @@ pub async fn serve(
                 // `100 Continue`): close the connection after answering.
                 session.set_keepalive(None);
             }
-            // An unread body is drained after the answer (by Pingora, to keep the
-            // connection): a refused client is answered without waiting for it.
+            // A response written before the body was read closes the connection (the
+            // session sees to it): a refused client is answered without waiting for it.
             respond::write(session, ctx, reply).await
         }
     }
@@ -90,17 +90,11 @@ pub async fn serve(
 
 /// The client holds its body back until it gets `100 Continue` (RFC 9110 §10.1.1).
 pub(super) fn expects_continue(session: &mut Session) -> bool {
-    let req = session.req_header();
-    let expects = req.version == http::Version::HTTP_11
-        && req
-            .headers
-            .get(http::header::EXPECT)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
-    expects && !session.is_body_empty()
+    super::http1::expects_continue(session.req_header()) && !session.is_body_empty()
 }
 
-/// Sends the interim `100 Continue` a client waits for before sending its body (Pingora sends
-/// it at most once: not again when access control sent it before reading the body).
+/// Sends the interim `100 Continue` a client waits for before sending its body (the session
+/// sends it at most once: not again when access control sent it before reading the body).
 async fn continue_if_expected(session: &mut Session) -> Result<()> {
     if expects_continue(session) {
         session.write_continue_response().await?;
@@ -149,7 +143,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         .headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri.host());
+        .or_else(|| req.target_host());
     let target = snap.target(host, path).ok_or_else(forbidden)?;
     ctx.route = Route {
         api: Some(target.api),

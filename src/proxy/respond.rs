@@ -9,11 +9,8 @@ use crate::integrations::response::MethodResponse;
 use crate::integrations::Failure;
 use crate::responses::ERROR_TYPE_HEADER;
 use bytes::Bytes;
-use http::HeaderValue;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
-use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A complete response to write.
 pub struct Reply {
@@ -86,11 +83,10 @@ pub fn gateway_reply(
     }
 }
 
-/// Writes `reply` with `Content-Type`, `Content-Length`, `Date`, `x-amzn-RequestId` and
-/// `x-amz-apigw-id`.
+/// Writes `reply` with `Content-Type`, `Content-Length`, `x-amzn-RequestId` and
+/// `x-amz-apigw-id` (the session adds `Date`).
 pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) -> Result<()> {
     let mut h = ResponseHeader::build(reply.status, Some(reply.headers.len() + 6))?;
-    h.insert_header("Date", http_date())?;
     h.insert_header("Content-Type", reply.content_type.as_str())?;
     h.insert_header("Content-Length", reply.body.len())?;
     h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
@@ -108,26 +104,4 @@ pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) ->
     session.write_response_header(Box::new(h)).await?;
     session.write_response_body(reply.body, true).await?;
     Ok(())
-}
-
-/// The `Date` header value, formatted at most once a second per thread.
-pub fn http_date() -> HeaderValue {
-    thread_local! {
-        static CACHE: RefCell<(u64, HeaderValue)> =
-            const { RefCell::new((0, HeaderValue::from_static(""))) };
-    }
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.0 != secs {
-            let value = HeaderValue::from_str(&httpdate::fmt_http_date(now))
-                .unwrap_or(HeaderValue::from_static(""));
-            *c = (secs, value);
-        }
-        c.1.clone()
-    })
 }
