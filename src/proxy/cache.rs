@@ -3,6 +3,7 @@
 //! `Cache-Control` decisions, storage) is in `crate::cache`; this module moves responses
 //! between it and the client's session.
 
+use super::head::{Framing, ResponseHead};
 use super::RequestCtx;
 use super::Session;
 use crate::cache::lock::FillGuard;
@@ -15,7 +16,6 @@ use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use bytes::{Bytes, BytesMut};
 use http::HeaderValue;
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,28 +135,26 @@ async fn write_hit(
     } else if !session.is_body_empty() {
         let _ = session.drain_request_body().await;
     }
-    let mut h = ResponseHeader::build(hit.status, Some(hit.headers.len() + 5))?;
+    let mut h = ResponseHead::new(hit.status, Framing::Length(hit.body.len() as u64));
     for (k, v) in &hit.headers {
-        h.append_header(k.clone(), v.clone())?;
+        // Checked when stored.
+        let _ = h.append(std::str::from_utf8(k).unwrap_or(""), v.as_bytes());
     }
-    h.insert_header("Content-Length", hit.body.len())?;
-    h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
-    h.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
-    add_warning(ctx, &mut h)?;
+    super::respond::add_ids(&mut h, ctx);
+    add_warning(ctx, &mut h);
     ctx.outcome.status = hit.status;
     ctx.outcome.response_length = hit.body.len() as u64;
-    session.write_response_header(Box::new(h)).await?;
+    session.write_response_header(&h).await?;
     session.write_response_body(hit.body.clone(), true).await?;
     Ok(())
 }
 
 /// Adds the `Warning` of `SUCCEED_WITH_RESPONSE_HEADER` when the caller's `Cache-Control`
 /// was ignored.
-pub fn add_warning(ctx: &RequestCtx, h: &mut ResponseHeader) -> Result<()> {
+pub fn add_warning(ctx: &RequestCtx, h: &mut ResponseHead) {
     if ctx.cache_warning {
-        h.insert_header("Warning", IGNORED_CACHE_CONTROL_WARNING)?;
+        let _ = h.append("Warning", IGNORED_CACHE_CONTROL_WARNING.as_bytes());
     }
-    Ok(())
 }
 
 /// The headers to store, checked once here; None when one is not a valid header.
@@ -219,7 +217,7 @@ fn put(fill: Filling, status: u16, headers: Vec<(Bytes, HeaderValue)>, body: Byt
 /// when it cannot be (`head_only`: a HEAD exchange; a body announced over the limit).
 pub fn begin_stream(
     ctx: &mut RequestCtx,
-    resp: &ResponseHeader,
+    resp: &ResponseHead,
     head_only: bool,
     length: Option<u64>,
 ) {
@@ -228,10 +226,10 @@ pub fn begin_stream(
     };
     let too_large = length.is_some_and(|n| n > MAX_ENTRY_BYTES as u64);
     let headers = (!too_large && !head_only)
-        .then(|| stored_headers(resp.headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))))
+        .then(|| stored_headers(resp.fields()))
         .flatten();
     match headers {
-        Some(h) => fill.head = Some((resp.status.as_u16(), h)),
+        Some(h) => fill.head = Some((resp.status, h)),
         None => ctx.cache_fill = None,
     }
 }

@@ -6,6 +6,7 @@
 
 use super::custom::Callers;
 use super::failure;
+use super::head::{self, ResponseHead};
 use super::pool;
 use super::respond;
 use super::{RequestCtx, Session, MAX_BODY};
@@ -15,7 +16,6 @@ use crate::integrations::Failure;
 use crate::responses::GatewayResponseType as G;
 use bytes::{BufMut, Bytes, BytesMut};
 use pingora::connectors::TransportConnector;
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::Stream;
 use pingora::time::fast_timeout::fast_timeout;
@@ -175,11 +175,10 @@ async fn exchange(
     let mut resp = resp;
     if is_head && session.req_header().method != http::Method::HEAD {
         // A HEAD integration for another client method: the client gets no body.
-        resp.insert_header("Content-Length", "0")?;
+        resp.framing = head::Framing::Length(0);
     }
-    resp.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
-    resp.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
-    super::cache::add_warning(ctx, &mut resp)?;
+    respond::add_ids(&mut resp, ctx);
+    super::cache::add_warning(ctx, &mut resp);
     let no_body = framing == Framing::None;
     let length = match framing {
         Framing::Length(n) => Some(n),
@@ -187,7 +186,7 @@ async fn exchange(
         Framing::Chunked | Framing::Close => None,
     };
     super::cache::begin_stream(ctx, &resp, is_head, length);
-    session.write_response_header(Box::new(resp)).await?;
+    session.write_response_header(&resp).await?;
 
     // Response body, one read at a time; each read is bounded by the integration timeout.
     let clean = match framing {
@@ -518,7 +517,7 @@ enum Framing {
     Close,
 }
 
-type Head = (u16, ResponseHeader, Framing, bool);
+type Head = (u16, ResponseHead, Framing, bool);
 
 /// Parses a complete response head into the client's response header (API Gateway's renames
 /// applied), or None when more bytes are needed.
@@ -535,7 +534,8 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
     let mut length = None;
     let mut lengths = 0;
     let mut chunked = false;
-    let mut resp = ResponseHeader::build(status, Some(r.headers.len() + 6))?;
+    let mut resp = ResponseHead::new(status, head::Framing::Close);
+    let invalid = |_| fail(G::IntegrationFailure);
     for h in r.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("connection") {
@@ -565,20 +565,19 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
             .iter()
             .find(|(n, _)| name.eq_ignore_ascii_case(n))
         {
-            resp.append_header(*remapped, h.value)?;
-            // Content-Length frames the body and stays; the rest API Gateway replaces.
-            if !name.eq_ignore_ascii_case("content-length") {
-                continue;
-            }
+            // Content-Length also frames the body (below); the rest API Gateway replaces.
+            resp.append(remapped, h.value).map_err(invalid)?;
+            continue;
         }
         if name.eq_ignore_ascii_case("via")
+            || name.eq_ignore_ascii_case("x-amz-apigw-id")
             || HOP_BY_HOP_RESPONSE_HEADERS
                 .iter()
                 .any(|n| name.eq_ignore_ascii_case(n))
         {
             continue;
         }
-        resp.append_header(name.to_string(), h.value)?;
+        resp.append(name, h.value).map_err(invalid)?;
     }
     let framing = if is_head || status < 200 || status == 204 || status == 304 {
         Framing::None
@@ -593,13 +592,13 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
     } else {
         Framing::Close
     };
-    if matches!(framing, Framing::Chunked | Framing::Close) {
-        resp.remove_header("content-length");
-        resp.insert_header("Transfer-Encoding", "chunked")?;
-    } else if let (Some(n), true) = (length, lengths > 1) {
-        // One Content-Length for the client, whatever list the backend sent.
-        resp.insert_header("Content-Length", n)?;
-    }
+    // One Content-Length for the client, whatever list the backend sent; a body of unknown
+    // length is re-chunked.
+    resp.framing = match framing {
+        Framing::Chunked | Framing::Close => head::Framing::Chunked,
+        Framing::Length(n) => head::Framing::Length(n),
+        Framing::None => length.map_or(head::Framing::Close, head::Framing::Length),
+    };
     Ok(Some((len, (status, resp, framing, keep_alive))))
 }
 

@@ -9,10 +9,10 @@
 //! `"`, `<`, `>`, controls) are percent-encoded rather than refused. Responses get `Date` and
 //! `Connection`; a response sent before the request body was read closes the connection.
 
+use super::head::{Framing, ResponseHead};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::l4::socket::SocketAddr;
 use pingora::protocols::Stream;
@@ -326,14 +326,15 @@ impl Session {
         self.response.map(|(status, _)| status)
     }
 
-    /// Serializes the response head with `Date` and `Connection`; it goes out with the first
-    /// body bytes (at once when the body's length is unknown).
-    pub async fn write_response_header(&mut self, resp: Box<ResponseHeader>) -> Result<()> {
+    /// Serializes the response head with its framing header, `Date` and `Connection`; it goes
+    /// out with the first body bytes (at once when there are none to wait for).
+    pub async fn write_response_header(&mut self, resp: &ResponseHead) -> Result<()> {
         if self.response.is_some() {
             log::warn!("a second response head for one request was dropped");
             return Ok(());
         }
-        let status = resp.status;
+        let status = StatusCode::from_u16(resp.status)
+            .or_err(ErrorType::InternalError, "response status")?;
         if !self.is_body_done() {
             // The rest of the body would be taken for the next request.
             self.keepalive = None;
@@ -342,12 +343,11 @@ impl Session {
             || self.head.method == Method::HEAD
         {
             ResponseBody::None
-        } else if is_chunked(&resp.headers) {
-            ResponseBody::Chunked
         } else {
-            match content_length(&resp.headers) {
-                Ok(Some(n)) => ResponseBody::Length(n),
-                _ => ResponseBody::Close,
+            match resp.framing {
+                Framing::Length(n) => ResponseBody::Length(n),
+                Framing::Chunked => ResponseBody::Chunked,
+                Framing::Close => ResponseBody::Close,
             }
         };
         if body == ResponseBody::Close {
@@ -358,13 +358,18 @@ impl Session {
         out.put_slice(b"HTTP/1.1 ");
         out.put_slice(status.as_str().as_bytes());
         out.put_u8(b' ');
-        let reason = resp
-            .get_reason_phrase()
-            .or(status.canonical_reason())
-            .unwrap_or("");
-        out.put_slice(reason.as_bytes());
+        out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
         out.put_slice(b"\r\n");
-        resp.header_to_h1_wire(out);
+        out.put_slice(resp.lines());
+        match resp.framing {
+            Framing::Length(n) => {
+                out.put_slice(b"Content-Length: ");
+                out.put_slice(itoa(n, &mut [0; 20]));
+                out.put_slice(b"\r\n");
+            }
+            Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
+            Framing::Close => {}
+        }
         out.put_slice(b"Date: ");
         out.put_slice(http_date().as_bytes());
         out.put_slice(if self.keepalive.is_some() {
@@ -372,7 +377,7 @@ impl Session {
         } else {
             b"\r\nConnection: close\r\n\r\n"
         });
-        self.response = Some((status.as_u16(), body));
+        self.response = Some((resp.status, body));
         if !matches!(body, ResponseBody::Length(n) if n > 0) {
             // No body bytes to send the head with.
             self.send_out().await?;
@@ -453,9 +458,8 @@ impl Session {
     /// Answers a request that cannot be served (a malformed head, CONNECT) and closes.
     pub async fn respond_error(&mut self, status: u16) -> Result<()> {
         self.keepalive = None;
-        let mut resp = ResponseHeader::build(status, Some(1))?;
-        resp.insert_header(CONTENT_LENGTH, 0)?;
-        self.write_response_header(Box::new(resp)).await?;
+        self.write_response_header(&ResponseHead::new(status, Framing::Length(0)))
+            .await?;
         self.write_response_body(Bytes::new(), true).await
     }
 
@@ -743,6 +747,19 @@ fn decode_chunk(state: Chunk, buf: &mut BytesMut) -> Result<Decoded> {
     }
 }
 
+/// `n` in decimal, written into the end of `out`.
+fn itoa(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
+    let mut i = out.len();
+    loop {
+        i -= 1;
+        out[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &out[i..];
+        }
+    }
+}
+
 /// Writes `{len:x}\r\n` into `out`; returns its length.
 fn chunk_size_line(len: usize, out: &mut [u8; 18]) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -934,6 +951,13 @@ mod tests {
         assert!(decode_all(b"5\r\nhelloXX0\r\n\r\n", 64).is_err());
         assert!(decode_all(b"zz\r\n", 64).is_err());
         assert!(decode_all(b"5\r\nhel", 64).is_err());
+    }
+
+    #[test]
+    fn lengths_are_decimal() {
+        for n in [0, 7, 10, 1234567890, u64::MAX] {
+            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod custom;
 mod downstream;
 mod failure;
 mod forward;
+mod head;
 mod http1;
 mod logging;
 mod pool;

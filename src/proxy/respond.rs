@@ -1,6 +1,7 @@
 //! Writing responses the gateway produces itself (MOCK, gateway responses), with the headers
 //! every API Gateway response carries.
 
+use super::head::{Framing, ResponseHead};
 use super::RequestCtx;
 use super::Session;
 use crate::compile::Snapshot;
@@ -9,8 +10,16 @@ use crate::integrations::response::MethodResponse;
 use crate::integrations::Failure;
 use crate::responses::ERROR_TYPE_HEADER;
 use bytes::Bytes;
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
+
+/// Headers a reply cannot set: the body's framing, `Date` and the connection's.
+const OWN_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "date",
+];
 
 /// A complete response to write.
 pub struct Reply {
@@ -41,6 +50,17 @@ impl Reply {
             content_type: r.content_type,
             body: Bytes::from(r.body),
         }
+    }
+}
+
+/// Adds `x-amzn-RequestId` and `x-amz-apigw-id`, which every response carries.
+pub fn add_ids(h: &mut ResponseHead, ctx: &RequestCtx) {
+    for (name, value) in [
+        ("x-amzn-RequestId", ctx.info.request_id.as_str()),
+        ("x-amz-apigw-id", ctx.info.extended_request_id.as_str()),
+    ] {
+        // Ids are ASCII letters, digits, '-' and '='.
+        let _ = h.append(name, value.as_bytes());
     }
 }
 
@@ -86,22 +106,31 @@ pub fn gateway_reply(
 /// Writes `reply` with `Content-Type`, `Content-Length`, `x-amzn-RequestId` and
 /// `x-amz-apigw-id` (the session adds `Date`).
 pub async fn write(session: &mut Session, ctx: &mut RequestCtx, reply: Reply) -> Result<()> {
-    let mut h = ResponseHeader::build(reply.status, Some(reply.headers.len() + 6))?;
-    h.insert_header("Content-Type", reply.content_type.as_str())?;
-    h.insert_header("Content-Length", reply.body.len())?;
-    h.insert_header("x-amzn-RequestId", ctx.info.request_id.as_str())?;
-    h.insert_header("x-amz-apigw-id", ctx.info.extended_request_id.as_str())?;
-    super::cache::add_warning(ctx, &mut h)?;
-    for (k, v) in reply.headers {
-        if k.eq_ignore_ascii_case("content-type") {
-            h.insert_header(k, v)?;
-        } else if let Err(e) = h.append_header(k, v) {
-            log::warn!("dropping a response header that is not valid HTTP: {e}");
+    let mut h = ResponseHead::new(reply.status, Framing::Length(reply.body.len() as u64));
+    // A method response's own Content-Type wins over the integration's.
+    let (name, content_type) = reply
+        .headers
+        .iter()
+        .rev()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .map_or(("Content-Type", reply.content_type.as_str()), |(k, v)| {
+            (k.as_str(), v.as_str())
+        });
+    let mut added = h.append(name, content_type.as_bytes());
+    add_ids(&mut h, ctx);
+    super::cache::add_warning(ctx, &mut h);
+    for (k, v) in &reply.headers {
+        // The session frames the body and owns the connection headers.
+        if !OWN_HEADERS.iter().any(|o| k.eq_ignore_ascii_case(o)) {
+            added = added.and(h.append(k, v.as_bytes()));
         }
+    }
+    if added.is_err() {
+        log::warn!("a response header that is not valid HTTP was dropped");
     }
     ctx.outcome.status = reply.status;
     ctx.outcome.response_length = reply.body.len() as u64;
-    session.write_response_header(Box::new(h)).await?;
+    session.write_response_header(&h).await?;
     session.write_response_body(reply.body, true).await?;
     Ok(())
 }
