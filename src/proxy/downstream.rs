@@ -11,6 +11,8 @@ use pingora::apps::ServerApp;
 use pingora::prelude::*;
 use pingora::protocols::Stream;
 use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -22,7 +24,19 @@ impl ServerApp for Gateway {
         shutdown: &ShutdownWatch,
     ) -> Option<Stream> {
         let mut session = Session::new(stream);
-        while self.serve_one(&mut session, shutdown).await {}
+        // One shutdown signal for the connection's life. A `Notified` completes on `cleanup`
+        // even if not polled yet; the flag covers a `cleanup` before it was made.
+        let notified = self.shutdown.notified();
+        let stopped = self.shutting_down.load(Ordering::Acquire);
+        let mut stopping = std::pin::pin!(async move {
+            if !stopped {
+                notified.await;
+            }
+        });
+        while self
+            .serve_one(&mut session, stopping.as_mut(), shutdown)
+            .await
+        {}
         session.shutdown().await;
         None
     }
@@ -36,12 +50,17 @@ impl ServerApp for Gateway {
 
 impl Gateway {
     /// Reads and answers one request; true when the connection can carry another.
-    async fn serve_one(&self, session: &mut Session, shutdown: &ShutdownWatch) -> bool {
+    async fn serve_one(
+        &self,
+        session: &mut Session,
+        stopping: Pin<&mut (impl Future<Output = ()> + Send)>,
+        shutdown: &ShutdownWatch,
+    ) -> bool {
         let read = tokio::select! {
             // Biased: a request already buffered is served before the shutdown is noticed.
             biased;
             read = session.read_request() => read,
-            _ = self.await_shutdown() => return false,
+            () = stopping => return false,
         };
         match read {
             Ok(true) => {}
@@ -85,12 +104,5 @@ impl Gateway {
         let reuse = session.finish().await && reuse;
         logging::log_request(self, session, &mut ctx);
         reuse
-    }
-
-    async fn await_shutdown(&self) {
-        let notified = self.shutdown.notified();
-        if !self.shutting_down.load(Ordering::Acquire) {
-            notified.await;
-        }
     }
 }

@@ -20,8 +20,10 @@ use pingora::time::fast_timeout::fast_timeout;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::pin::Pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Sleep;
 
 /// The largest request head accepted (Pingora's limit).
 const MAX_HEAD: usize = 1024 * 1024;
@@ -111,6 +113,9 @@ pub struct Session {
     /// The response's last body bytes are written.
     complete: bool,
     continued: bool,
+    /// When the last response was sent (or the connection opened): idle time counts from it.
+    last_active: Instant,
+    idle: Option<Pin<Box<Sleep>>>,
     secure: bool,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
@@ -136,6 +141,8 @@ impl Session {
             response: None,
             complete: false,
             continued: false,
+            last_active: Instant::now(),
+            idle: None,
         }
     }
 
@@ -152,7 +159,6 @@ impl Session {
             Some(n) => Some(Duration::from_secs(n)),
             None => Some(READ_TIMEOUT),
         };
-        let mut first = true;
         loop {
             if !self.buf.is_empty() {
                 match parse_head(&self.buf) {
@@ -171,19 +177,18 @@ impl Session {
                     Err(ParseError::Invalid(why)) => return Err(bad_request(why)),
                 }
             }
-            let limit = if first { idle } else { Some(READ_TIMEOUT) };
             let started = !self.buf.is_empty();
             self.buf.reserve(4096);
-            let read = self.stream.read_buf(&mut self.buf);
-            let n = match limit {
-                Some(t) => match fast_timeout(t, read).await {
+            let n = if started {
+                match fast_timeout(READ_TIMEOUT, self.stream.read_buf(&mut self.buf)).await {
                     Ok(r) => r,
-                    Err(_) if started => {
-                        return Error::e_explain(ErrorType::ReadTimedout, "request head")
-                    }
-                    Err(_) => return Ok(false),
-                },
-                None => read.await,
+                    Err(_) => return Error::e_explain(ErrorType::ReadTimedout, "request head"),
+                }
+            } else {
+                match self.read_idle(idle).await {
+                    Some(r) => r,
+                    None => return Ok(false),
+                }
             };
             match n {
                 Ok(0) | Err(_) if !started => return Ok(false),
@@ -191,7 +196,36 @@ impl Session {
                 Err(e) => return Err(Error::because(ErrorType::ReadError, "request head", e)),
                 Ok(_) => {}
             }
-            first = false;
+        }
+    }
+
+    /// Waits for the first bytes of a request, at most `limit` after the last response; None
+    /// when the connection stayed idle that long. The connection's one idle timer is re-armed
+    /// only when it fires while the connection was active since, so steady traffic costs no
+    /// timer operations.
+    async fn read_idle(&mut self, limit: Option<Duration>) -> Option<std::io::Result<usize>> {
+        let Some(limit) = limit else {
+            return Some(self.stream.read_buf(&mut self.buf).await);
+        };
+        let deadline = tokio::time::Instant::from_std(self.last_active + limit);
+        let Session {
+            stream, buf, idle, ..
+        } = self;
+        let timer = idle.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() > deadline {
+            timer.as_mut().reset(deadline);
+        }
+        loop {
+            tokio::select! {
+                biased;
+                read = stream.read_buf(buf) => return Some(read),
+                () = timer.as_mut() => {
+                    if tokio::time::Instant::now() >= deadline {
+                        return None;
+                    }
+                    timer.as_mut().reset(deadline);
+                }
+            }
         }
     }
 
@@ -469,6 +503,7 @@ impl Session {
         if self.send_out().await.is_err() || self.flush().await.is_err() {
             return false;
         }
+        self.last_active = Instant::now();
         let complete = match self.response {
             Some((_, ResponseBody::None)) => true,
             Some((_, ResponseBody::Length(left))) => left == 0,
