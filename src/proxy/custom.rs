@@ -32,6 +32,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+/// The tracing header a client may send; its root becomes the request's trace id.
+static TRACE_ID: http::HeaderName = http::HeaderName::from_static("x-amzn-trace-id");
+
 /// What a request can call besides the backends of its snapshot.
 pub struct Callers<'a> {
     pub client: &'a Client,
@@ -61,15 +64,16 @@ pub async fn invoke(
     };
     let api = &snap.apis[a];
     let req = session.req_header();
-    let header = |n: &str| req.headers.get(n).and_then(|v| v.to_str().ok());
+    let header = |n: &http::HeaderName| req.headers.get(n).and_then(|v| v.to_str().ok());
+    let content_type = header(&http::header::CONTENT_TYPE);
     let request = Request {
         body: &body,
         binary_types: &api.binary_media_types,
-        binary: api.binary_media_types.matches(header("content-type")),
-        content_type: header("content-type"),
-        accept: header("accept"),
+        binary: api.binary_media_types.matches(content_type),
+        content_type,
+        accept: header(&http::header::ACCEPT),
     };
-    if let Some(trace) = header("x-amzn-trace-id") {
+    if let Some(trace) = header(&TRACE_ID) {
         ctx.info.adopt_trace_id(trace);
     }
     let body_text = binary::template_text(&body, request.binary);

@@ -45,7 +45,10 @@ impl ResponseHead {
 
     /// Adds a header line; an invalid name or value is refused and nothing is added.
     pub fn append(&mut self, name: &str, value: &[u8]) -> Result<(), InvalidHeader> {
-        if name.is_empty() || !name.bytes().all(is_token) || !value.iter().all(|&b| is_value(b)) {
+        if name.is_empty()
+            || !name.bytes().all(|b| TOKEN[b as usize])
+            || !value.iter().all(|&b| VALUE[b as usize])
+        {
             return Err(InvalidHeader);
         }
         let start = self.lines.len();
@@ -74,14 +77,41 @@ impl ResponseHead {
     }
 }
 
-/// RFC 9110 `tchar`.
-fn is_token(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
+/// RFC 9110 `tchar`, by byte.
+static TOKEN: [bool; 256] = byte_table(true);
+/// What `http::HeaderValue` accepts (visible ASCII, space, tab and obs-text), by byte.
+static VALUE: [bool; 256] = byte_table(false);
 
-/// What `http::HeaderValue` accepts: visible ASCII, space, tab and obs-text.
-fn is_value(b: u8) -> bool {
-    (b >= 0x20 && b != 0x7f) || b == b'\t'
+const fn byte_table(token: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = if token {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
+                )
+        } else {
+            (b >= 0x20 && b != 0x7f) || b == b'\t'
+        };
+        i += 1;
+    }
+    t
 }
 
 #[cfg(test)]
