@@ -225,8 +225,13 @@ impl Snapshot {
                 }
                 return None;
             }
-            if let Some((prefix, _)) = h.split_once(".execute-api.") {
-                let api = self.api(prefix)?;
+            // `{api}.execute-api.{region}...`, found dot by dot (cheaper than a substring
+            // search for the first `.execute-api.`).
+            let execute_api = h
+                .match_indices('.')
+                .find(|(i, _)| h[*i..].starts_with(".execute-api."));
+            if let Some((i, _)) = execute_api {
+                let api = self.api(&h[..i])?;
                 return self.stage_target(api, path);
             }
         }

@@ -54,6 +54,9 @@ pub fn status_code(payload: &str) -> Option<u16> {
     if p.is_empty() {
         return Some(200);
     }
+    if let Some(code) = plain_status_code(p) {
+        return Some(code);
+    }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(p) {
         let code = v.get("statusCode")?;
         return code
@@ -75,6 +78,21 @@ pub fn status_code(payload: &str) -> Option<u16> {
     digits.parse().ok().filter(|c| (100..=599).contains(c))
 }
 
+/// The common payload `{"statusCode": NNN}` read without a JSON parser; None for any other
+/// form.
+fn plain_status_code(p: &str) -> Option<u16> {
+    let inner = p.strip_prefix('{')?.strip_suffix('}')?.trim();
+    let value = inner
+        .strip_prefix("\"statusCode\"")?
+        .trim_start()
+        .strip_prefix(':')?
+        .trim();
+    if value.len() != 3 || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok().filter(|c| (100..=599).contains(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::status_code;
@@ -88,5 +106,10 @@ mod tests {
         assert_eq!(status_code("{\"other\": 1}"), None);
         assert_eq!(status_code("not json"), None);
         assert_eq!(status_code(r#"{"statusCode": 99}"#), None);
+        // The plain form and its neighbours agree with the JSON reading.
+        assert_eq!(status_code(" {\n  \"statusCode\" :503 }\n"), Some(503));
+        assert_eq!(status_code(r#"{"statusCode": 600}"#), None);
+        assert_eq!(status_code(r#"{"statusCode": 200, "x": 1}"#), Some(200));
+        assert_eq!(status_code(r#"{"statusCode": 2000}"#), None);
     }
 }
