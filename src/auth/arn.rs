@@ -12,25 +12,30 @@ pub fn method_arn(
     path: &str,
 ) -> String {
     let path = path.strip_prefix('/').unwrap_or(path);
+    const PREFIX: &str = "arn:aws:execute-api:";
     let mut s = String::with_capacity(
-        40 + region.len() + account.len() + api_id.len() + stage.len() + path.len(),
+        PREFIX.len()
+            + region.len()
+            + account.len()
+            + api_id.len()
+            + stage.len()
+            + method.len()
+            + path.len()
+            + 5,
     );
-    for part in [
-        "arn:aws:execute-api:",
-        region,
-        ":",
-        account,
-        ":",
-        api_id,
-        "/",
-        stage,
-        "/",
-        method,
-        "/",
-        path,
-    ] {
-        s.push_str(part);
-    }
+    // Separators pushed as characters: no copy call for one byte.
+    s.push_str(PREFIX);
+    s.push_str(region);
+    s.push(':');
+    s.push_str(account);
+    s.push(':');
+    s.push_str(api_id);
+    s.push('/');
+    s.push_str(stage);
+    s.push('/');
+    s.push_str(method);
+    s.push('/');
+    s.push_str(path);
     s
 }
 
@@ -49,28 +54,109 @@ pub struct Pattern {
     text: Box<[u8]>,
     /// Actions compare case-insensitively; resources exactly.
     ignore_case: bool,
+    /// A pattern without `?`: the byte ranges of `text` between its `*`s, in order (one
+    /// range for a literal). None: [`Pattern::matches`] runs the general matcher.
+    runs: Option<Box<[(usize, usize)]>>,
 }
 
 impl Pattern {
+    fn new(text: Box<[u8]>, ignore_case: bool) -> Pattern {
+        let runs = (!text.contains(&b'?')).then(|| {
+            let mut runs = Vec::new();
+            let mut start = 0;
+            for (i, &c) in text.iter().enumerate() {
+                if c == b'*' {
+                    runs.push((start, i));
+                    start = i + 1;
+                }
+            }
+            runs.push((start, text.len()));
+            runs.into_boxed_slice()
+        });
+        Pattern {
+            text,
+            ignore_case,
+            runs,
+        }
+    }
+
     /// A resource (or principal) pattern: case-sensitive.
     pub fn exact(p: &str) -> Pattern {
-        Pattern {
-            text: p.as_bytes().into(),
-            ignore_case: false,
-        }
+        Pattern::new(p.as_bytes().into(), false)
     }
 
     /// An action pattern (`execute-api:Invoke`, `execute-api:*`): case-insensitive.
     pub fn action(p: &str) -> Pattern {
-        Pattern {
-            text: p.to_ascii_lowercase().into_bytes().into(),
-            ignore_case: true,
+        Pattern::new(p.to_ascii_lowercase().into_bytes().into(), true)
+    }
+
+    /// Whether `s` matches.
+    pub fn matches(&self, s: &str) -> bool {
+        match &self.runs {
+            Some(runs) => self.matches_runs(runs, s.as_bytes()),
+            None => self.matches_general(s),
         }
     }
 
-    /// Whether `s` matches. Linear in practice: the classic greedy matcher that backtracks
-    /// only to the last `*`.
-    pub fn matches(&self, s: &str) -> bool {
+    /// `pattern` (a run of this pattern's text) equals `s`, bytes of the same length.
+    fn same(&self, pattern: &[u8], s: &[u8]) -> bool {
+        if self.ignore_case {
+            pattern.len() == s.len()
+                && pattern
+                    .iter()
+                    .zip(s)
+                    .all(|(&p, &c)| p == c.to_ascii_lowercase())
+        } else {
+            pattern == s
+        }
+    }
+
+    /// Where `run` first occurs in `s`.
+    fn find(&self, run: &[u8], s: &[u8]) -> Option<usize> {
+        let Some((&first, rest)) = run.split_first() else {
+            return Some(0);
+        };
+        let last_start = s.len().checked_sub(run.len())?;
+        (0..=last_start).find(|&i| {
+            let c = s[i];
+            (if self.ignore_case {
+                first == c.to_ascii_lowercase()
+            } else {
+                first == c
+            }) && self.same(rest, &s[i + 1..i + run.len()])
+        })
+    }
+
+    /// A pattern of literal runs joined by `*`: the first run begins `s`, the last ends it,
+    /// the others occur in order between them (the leftmost occurrence of each leaves the
+    /// most room to the next). Matching bytes is matching characters: a run is whole UTF-8
+    /// characters, so it occurs only at character boundaries.
+    fn matches_runs(&self, runs: &[(usize, usize)], s: &[u8]) -> bool {
+        let run = |(a, b): (usize, usize)| &self.text[a..b];
+        let (first, middle, last) = match runs {
+            [only] => return self.same(run(*only), s),
+            [first, middle @ .., last] => (run(*first), middle, run(*last)),
+            [] => return s.is_empty(),
+        };
+        if s.len() < first.len() + last.len()
+            || !self.same(first, &s[..first.len()])
+            || !self.same(last, &s[s.len() - last.len()..])
+        {
+            return false;
+        }
+        let mut rest = &s[first.len()..s.len() - last.len()];
+        for &m in middle {
+            let m = run(m);
+            match self.find(m, rest) {
+                Some(at) => rest = &rest[at + m.len()..],
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Any pattern: the classic greedy matcher that backtracks only to the last `*`.
+    fn matches_general(&self, s: &str) -> bool {
         let p = &self.text;
         let s = s.as_bytes();
         let eq = |a: u8, b: u8| {
@@ -202,5 +288,54 @@ mod tests {
         assert!(Pattern::exact("*ü?").matches("aüü"));
         assert!(!Pattern::exact("*?x").matches("ü"));
         assert!(!Pattern::exact("a*b*c").matches("aXbYbZ"));
+    }
+
+    /// Every string over `alphabet` up to `max` characters.
+    fn words(alphabet: &[char], max: usize) -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..max {
+            last = last
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            out.extend(last.iter().cloned());
+        }
+        out
+    }
+
+    /// Patterns without `?` match by their runs exactly as the general matcher does.
+    #[test]
+    fn runs_agree_with_the_general_matcher() {
+        let cases = [
+            (
+                words(&['a', 'b', '*', 'ü'], 4),
+                words(&['a', 'b', 'ü'], 5),
+                false,
+            ),
+            (
+                words(&['a', 'B', '*'], 4),
+                words(&['a', 'A', 'b', 'B'], 4),
+                true,
+            ),
+        ];
+        for (patterns, strings, actions) in cases {
+            for p in &patterns {
+                let pattern = if actions {
+                    Pattern::action(p)
+                } else {
+                    Pattern::exact(p)
+                };
+                assert!(pattern.runs.is_some(), "{p}");
+                for s in &strings {
+                    assert_eq!(
+                        pattern.matches(s),
+                        pattern.matches_general(s),
+                        "{p:?} on {s:?}"
+                    );
+                }
+            }
+        }
+        assert!(Pattern::exact("a?*").runs.is_none());
     }
 }
