@@ -3,8 +3,10 @@
 //! so that concurrent requests rarely touch the same lock; a full shard first drops its
 //! expired entries, then everything (the cache only saves work, it never decides). The clock
 //! is `Instant` unless the caller keeps time another way (`SystemTime` for signatures).
+//!
+//! Keys come from clients, so the hasher is keyed: foldhash, seeded at random per cache.
 
-use std::collections::hash_map::{DefaultHasher, RandomState};
+use foldhash::fast::{FoldHasher, RandomState};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, RwLock};
@@ -27,7 +29,7 @@ struct Sampled(RandomState);
 /// Bytes hashed from each end of a long key.
 const SAMPLE: usize = 32;
 
-struct SampledHasher(DefaultHasher);
+struct SampledHasher(FoldHasher<'static>);
 
 impl BuildHasher for Sampled {
     type Hasher = SampledHasher;
@@ -64,7 +66,7 @@ impl<V, T: Copy + Ord> TtlCache<V, T> {
             shards: (0..SHARDS)
                 .map(|_| RwLock::new(HashMap::with_hasher(Sampled::default())))
                 .collect(),
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
         }
     }

@@ -6,6 +6,9 @@ use super::verify::{SecretKey, VerifiedSignatures};
 use crate::config::model;
 use std::collections::HashMap;
 
+/// Access key ids to users: looked up per request with the client's key, so keyed.
+type ByKey = HashMap<String, usize, foldhash::fast::RandomState>;
+
 /// One IAM user.
 #[derive(Debug)]
 pub struct IamUser {
@@ -40,7 +43,7 @@ impl IamUser {
 #[derive(Debug, Default)]
 pub struct IamUsers {
     users: Vec<IamUser>,
-    by_key: HashMap<String, usize>,
+    by_key: ByKey,
     /// Signatures of these users' requests verified recently.
     pub verified: VerifiedSignatures,
 }
