@@ -37,8 +37,8 @@ impl<'a> SignedRequest<'a> {
     fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
-            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
+            .find(|(k, _)| trim(k).eq_ignore_ascii_case(name))
+            .map(|(_, v)| trim(v))
     }
 }
 
@@ -302,10 +302,34 @@ fn raw_signature<'a>(req: &SignedRequest<'a>, authorization: Option<&'a str>) ->
             .rsplit(',')
             .find_map(|p| p.trim().strip_prefix("Signature="))
             .map(str::trim),
-        None => req
-            .query
-            .rsplit('&')
-            .find_map(|p| p.strip_prefix("X-Amz-Signature=")),
+        None => last_signature_parameter(req.query).or_else(|| {
+            req.query
+                .rsplit('&')
+                .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+        }),
+    }
+}
+
+/// The query's last parameter when it is `X-Amz-Signature=` and a SigV4 signature (64
+/// bytes), read without scanning the query.
+fn last_signature_parameter(query: &str) -> Option<&str> {
+    const NAME: &str = "X-Amz-Signature=";
+    const LEN: usize = 64;
+    let start = query.len().checked_sub(NAME.len() + LEN)?;
+    let (before, param) = query.split_at_checked(start)?;
+    let value = param.strip_prefix(NAME)?;
+    ((before.is_empty() || before.ends_with('&')) && !value.contains('&')).then_some(value)
+}
+
+/// `s` without leading and trailing whitespace, as [`str::trim`]: a string that begins and
+/// ends with ASCII other than whitespace is returned whole without decoding characters.
+fn trim(s: &str) -> &str {
+    let plain = |b: &u8| b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r');
+    let b = s.as_bytes();
+    if b.first().is_some_and(plain) && b.last().is_some_and(plain) {
+        s
+    } else {
+        s.trim()
     }
 }
 
@@ -313,9 +337,9 @@ fn raw_signature<'a>(req: &SignedRequest<'a>, authorization: Option<&'a str>) ->
 fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
     let mut out = [None; 4];
     for (k, v) in req.headers {
-        let k = k.trim();
+        let k = trim(k);
         if let Some(i) = CLAIM_HEADERS.iter().position(|h| k.eq_ignore_ascii_case(h)) {
-            out[i].get_or_insert(v.trim());
+            out[i].get_or_insert(trim(v));
         }
     }
     out
@@ -880,7 +904,7 @@ fn signed_values<'r>(
     signed.split(';').enumerate().flat_map(move |(i, name)| {
         req.headers
             .iter()
-            .filter(move |(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .filter(move |(k, _)| trim(k).eq_ignore_ascii_case(name))
             .map(move |(_, v)| (i, *v))
     })
 }
@@ -983,6 +1007,54 @@ mod tests {
             query,
             headers,
             body: b"",
+        }
+    }
+
+    /// The shortcuts read what the general forms read.
+    #[test]
+    fn trim_and_signature_shortcuts() {
+        for v in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a",
+            "a\u{b}",
+            "\u{85}a",
+            "a\u{3000}",
+            "\u{e9}",
+            "x-amz-date",
+            "\tHost\r",
+            "a b",
+        ] {
+            assert_eq!(trim(v), v.trim(), "{v:?}");
+        }
+        let sig = "a".repeat(64);
+        fn general(q: &str) -> Option<&str> {
+            q.rsplit('&')
+                .find_map(|p| p.strip_prefix("X-Amz-Signature="))
+        }
+        for q in [
+            format!("X-Amz-Signature={sig}"),
+            format!("a=1&X-Amz-Signature={sig}"),
+            format!("a=1X-Amz-Signature={sig}"),
+            format!("X-Amz-Signature={sig}&b=2"),
+            format!("X-Amz-Signature={}", "a&".repeat(32)),
+            format!("X-Amz-Signature={}&X-Amz-Signature=x", "b".repeat(62)),
+            format!("\u{e9}X-Amz-Signature={}", "\u{e9}".repeat(32)),
+            format!("X-Amz-Signature={sig}0"),
+            "X-Amz-Signature=short".to_string(),
+            String::new(),
+        ] {
+            let req = SignedRequest {
+                method: "GET",
+                path: "/",
+                query: &q,
+                headers: &[],
+                body: b"",
+            };
+            assert_eq!(raw_signature(&req, None), general(&q), "{q}");
         }
     }
 
