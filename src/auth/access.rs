@@ -280,8 +280,20 @@ fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, De
         &users.verified,
     )?;
     let user: &IamUser = verified.caller;
+    let identity = |action| user.evaluate(&policy_request(req, action, user.caller()));
     let decide = |action| {
-        let identity = user.evaluate(&policy_request(req, action, user.caller()));
+        let identity = match (&verified.kept, action) {
+            // A replay of a signed request: the identity policies' decision on the same
+            // ARN, when it depends on nothing else, is the one made the first time.
+            (Some(kept), INVOKE) if user.unconditional() => {
+                kept.remembered(req.method_arn).unwrap_or_else(|| {
+                    let d = identity(action);
+                    kept.remember(req.method_arn, d);
+                    d
+                })
+            }
+            _ => identity(action),
+        };
         match api.resource_policy {
             None => identity,
             Some(_) => {
@@ -527,6 +539,171 @@ mod tests {
         assert_eq!(unsigned.error_type, "MissingAuthenticationTokenException");
         let stranger = run(None, I, Some(("eve", "AKIDEVE")), "/prod/pets", "1.2.3.4").unwrap_err();
         assert_eq!(stranger.error_type, "UnrecognizedClientException");
+    }
+
+    /// Erin, with `policies`, as a configuration load compiles her.
+    fn erin(policies: Vec<serde_json::Value>) -> IamUsers {
+        let iam = model::Iam {
+            users: vec![model::IamUser {
+                name: "erin".into(),
+                access_key_id: "AKIDERIN".into(),
+                secret_access_key: "erin-secret".into(),
+                policies,
+                ..Default::default()
+            }],
+        };
+        IamUsers::compile(&iam, ACCOUNT).unwrap()
+    }
+
+    /// `authorize` of Erin's signed GET of `path` (the same signature every time) as
+    /// routed to the method ARN ending in `resource`, from `ip`.
+    fn erin_calls(users: &IamUsers, path: &str, resource: &str, ip: &str) -> Result<Grant, Denial> {
+        let s = signed("erin", "AKIDERIN", path);
+        let headers: Vec<(&str, &str)> = s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let arn = format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:api/prod/GET/{resource}");
+        let api = Api {
+            region: "us-east-1",
+            account: ACCOUNT,
+            resource_policy: None,
+        };
+        let req = Request {
+            authorization: AuthorizationType::AwsIam,
+            method_arn: &arn,
+            signed: SignedRequest {
+                method: "GET",
+                path,
+                query: "",
+                headers: &headers,
+                body: b"",
+            },
+            source_ip: Some(ip.parse().unwrap()),
+            user_agent: None,
+            referer: None,
+            secure_transport: false,
+            now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
+            invalidation_requested: false,
+        };
+        authorize(&api, users, &req)
+    }
+
+    /// The decision kept with Erin's verified signature of `path`, for `resource`.
+    fn erin_remembered(users: &IamUsers, path: &str, resource: &str) -> Option<Decision> {
+        let s = signed("erin", "AKIDERIN", path);
+        let headers: Vec<(&str, &str)> = s
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let signed = SignedRequest {
+            method: "GET",
+            path,
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        let now = sigv4::parse_amz_date("20260101T000100Z").unwrap();
+        let api = Api {
+            region: "us-east-1",
+            account: ACCOUNT,
+            resource_policy: None,
+        };
+        let v = verify::verify_cached(
+            &signed,
+            &expected(&api),
+            now,
+            |k| users.lookup(k),
+            &users.verified,
+        )
+        .unwrap();
+        let arn = format!("arn:aws:execute-api:us-east-1:{ACCOUNT}:api/prod/GET/{resource}");
+        v.kept?.remembered(&arn)
+    }
+
+    const ERIN_DENIED: &str = "User: arn:aws:iam::123456789012:user/erin is not authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:us-east-1:123456789012:api/prod/GET/";
+
+    /// A replayed signature reuses the identity decision made on the same ARN, and only on
+    /// that ARN.
+    #[test]
+    fn replays_reuse_the_decision_on_their_arn() {
+        let users = erin(vec![json!({"Statement":[
+            {"Effect":"Allow","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:*:*:api/*/GET/*"},
+            {"Effect":"Deny","Action":"execute-api:Invoke","Resource":"arn:aws:execute-api:*:*:api/*/GET/secret"}]})]);
+        assert!(users.lookup("AKIDERIN").unwrap().0.unconditional());
+        assert!(erin_calls(&users, "/prod/pets", "pets", "1.2.3.4").is_ok());
+        assert_eq!(
+            erin_remembered(&users, "/prod/pets", "pets"),
+            Some(Decision::Allow)
+        );
+        assert!(erin_calls(&users, "/prod/pets", "pets", "1.2.3.4").is_ok());
+        // The same signed bytes routed to another ARN are evaluated for it.
+        assert_eq!(erin_remembered(&users, "/prod/pets", "secret"), None);
+        assert_eq!(
+            erin_calls(&users, "/prod/pets", "secret", "1.2.3.4"),
+            denied(&format!("{ERIN_DENIED}secret with an explicit deny"))
+        );
+        assert!(erin_calls(&users, "/prod/pets", "pets", "1.2.3.4").is_ok());
+        // A denial is remembered as one.
+        assert_eq!(
+            erin_calls(&users, "/prod/secret", "secret", "1.2.3.4"),
+            denied(&format!("{ERIN_DENIED}secret with an explicit deny"))
+        );
+        assert_eq!(
+            erin_remembered(&users, "/prod/secret", "secret"),
+            Some(Decision::ExplicitDeny)
+        );
+        assert_eq!(
+            erin_calls(&users, "/prod/secret", "secret", "1.2.3.4"),
+            denied(&format!("{ERIN_DENIED}secret with an explicit deny"))
+        );
+    }
+
+    /// A reload compiles the users anew: a Deny it adds applies to the next replay.
+    #[test]
+    fn a_reload_forgets_remembered_decisions() {
+        let allow = json!({"Statement":[
+            {"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]});
+        let before = erin(vec![allow.clone()]);
+        assert!(erin_calls(&before, "/prod/pets", "pets", "1.2.3.4").is_ok());
+        assert_eq!(
+            erin_remembered(&before, "/prod/pets", "pets"),
+            Some(Decision::Allow)
+        );
+        let after = erin(vec![
+            allow,
+            json!({"Statement":[{"Effect":"Deny","Action":"execute-api:Invoke","Resource":"*/GET/pets"}]}),
+        ]);
+        assert_eq!(
+            erin_calls(&after, "/prod/pets", "pets", "1.2.3.4"),
+            denied(&format!("{ERIN_DENIED}pets with an explicit deny"))
+        );
+        assert_eq!(
+            erin_calls(&after, "/prod/pets", "pets", "1.2.3.4"),
+            denied(&format!("{ERIN_DENIED}pets with an explicit deny"))
+        );
+        // Requests still holding the old configuration keep its decision.
+        assert!(erin_calls(&before, "/prod/pets", "pets", "1.2.3.4").is_ok());
+    }
+
+    /// A user with a conditioned policy is evaluated on every request, replays included.
+    #[test]
+    fn conditioned_decisions_are_not_remembered() {
+        let users = erin(vec![
+            json!({"Statement":[{"Effect":"Allow","Action":"execute-api:Invoke","Resource":"*"}]}),
+            json!({"Statement":[{"Effect":"Deny","Action":"execute-api:Invoke","Resource":"*",
+                "Condition":{"IpAddress":{"aws:SourceIp":"192.0.2.0/24"}}}]}),
+        ]);
+        assert!(!users.lookup("AKIDERIN").unwrap().0.unconditional());
+        assert!(erin_calls(&users, "/prod/pets", "pets", "10.0.0.1").is_ok());
+        assert_eq!(erin_remembered(&users, "/prod/pets", "pets"), None);
+        assert_eq!(
+            erin_calls(&users, "/prod/pets", "pets", "192.0.2.7"),
+            denied(&format!("{ERIN_DENIED}pets with an explicit deny"))
+        );
+        assert!(erin_calls(&users, "/prod/pets", "pets", "10.0.0.1").is_ok());
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub struct IamUser {
     pub user_id: String,
     key: SecretKey,
     policies: Vec<Policy>,
+    /// No policy has a condition: a decision depends only on the action and the resource.
+    unconditional: bool,
 }
 
 impl IamUser {
@@ -36,6 +38,12 @@ impl IamUser {
     /// The user's identity policies evaluated together.
     pub fn evaluate(&self, req: &policy::Request) -> Decision {
         policy::evaluate_all(&self.policies, req)
+    }
+
+    /// Whether the user's decisions depend only on the action and the resource (no policy
+    /// has a condition), so that one may be remembered for them.
+    pub fn unconditional(&self) -> bool {
+        self.unconditional
     }
 }
 
@@ -135,6 +143,7 @@ impl IamUsers {
                         None => key,
                     }
                 },
+                unconditional: !policies.iter().any(Policy::has_conditions),
                 policies,
             });
         }

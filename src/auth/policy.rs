@@ -237,6 +237,12 @@ impl Policy {
         decision
     }
 
+    /// Whether some statement has a `Condition`: its decision may then depend on more than
+    /// the caller, the action and the resource.
+    pub fn has_conditions(&self) -> bool {
+        self.statements.iter().any(|s| !s.conditions.is_empty())
+    }
+
     /// Whether some statement names `caller` (not `*`) as its principal: such a resource
     /// policy turns away callers without IAM credentials.
     #[cfg(test)]

@@ -8,12 +8,13 @@
 //! `x-amzn-ErrorType` and the message AWS sends for it.
 
 use super::authorizer_cache::TtlCache;
+use super::policy::Decision;
 use super::sigv4::{self, SigningKey};
 use crate::responses::GatewayResponseType;
 use arc_swap::ArcSwapOption;
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// Header-signed requests are accepted this far either side of the server's clock.
@@ -130,6 +131,8 @@ pub struct Verified<'k, U> {
     /// What the lookup returned for the access key.
     pub caller: &'k U,
     pub access_key_id: String,
+    /// The signature's entry in the cache of verified signatures, when it has one.
+    pub kept: Option<Arc<SignedInputs>>,
     #[cfg(test)]
     pub form: Form,
 }
@@ -288,7 +291,7 @@ pub fn verify_cached<'k, U>(
         if inputs.matches(req, &claim_headers, &payload_hash) {
             // The same bytes make the same claim: only its checks run again.
             let checked = validate(inputs.claim.reborrow(), expected, now, lookup)?;
-            return Ok(checked.passed());
+            return Ok(checked.passed(Some(inputs.clone())));
         }
     }
     check(req, expected, now, lookup)?.signature(req, &payload_hash, now, Some(verified))
@@ -396,6 +399,15 @@ pub struct SignedInputs {
     headers: Box<[(usize, Box<str>)]>,
     payload_hash: Box<str>,
     claim: Claim<'static>,
+    /// The identity-policy decision on `execute-api:Invoke` of the method ARN these inputs
+    /// were first authorized on (see [`SignedInputs::remember`]).
+    decision: OnceLock<(Box<str>, Decision)>,
+}
+
+impl fmt::Debug for SignedInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignedInputs({} {})", self.method, self.path)
+    }
 }
 
 impl SignedInputs {
@@ -421,7 +433,25 @@ impl SignedInputs {
             headers,
             payload_hash: payload_hash.into(),
             claim: claim.owned(),
+            decision: OnceLock::new(),
         })
+    }
+
+    /// The decision remembered for `method_arn`, if one is.
+    pub fn remembered(&self, method_arn: &str) -> Option<Decision> {
+        self.decision
+            .get()
+            .filter(|(arn, _)| **arn == *method_arn)
+            .map(|&(_, d)| d)
+    }
+
+    /// Remembers the caller's identity-policy decision on `method_arn`, for replays of the
+    /// same signed request: only for a decision that depends on nothing but the caller,
+    /// the action and the ARN (policies without conditions). The first one stays. The
+    /// entry belongs to the IAM users compiled with the configuration, so a reload
+    /// forgets it.
+    pub fn remember(&self, method_arn: &str, decision: Decision) {
+        let _ = self.decision.set((method_arn.into(), decision));
     }
 
     /// `req` carries exactly these inputs.
@@ -520,11 +550,12 @@ fn validate<'a, 'k, U: 'k>(
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
-    /// The request, its signature compared.
-    fn passed(self) -> Verified<'k, U> {
+    /// The request, its signature compared; `kept` its entry in the cache.
+    fn passed(self, kept: Option<Arc<SignedInputs>>) -> Verified<'k, U> {
         Verified {
             caller: self.caller,
             access_key_id: self.claim.access_key_id.into_owned(),
+            kept,
             #[cfg(test)]
             form: self.claim.form,
         }
@@ -585,11 +616,16 @@ impl<'k, U> Checked<'_, 'k, U> {
             let sts = sigv4::string_to_sign(&claim.amz_date, &scope, &creq);
             let sig = sigv4::signature(&key.key, &sts);
             if constant_time_eq(sig.as_bytes(), claim.signature.as_bytes()) {
+                let mut kept = None;
                 if let Some(v) = verified {
                     if let Some(inputs) = SignedInputs::of(req, &claim, payload_hash) {
                         // Accepted up to and including the window's last second.
                         let until = claim.time + claim.window() + Duration::from_secs(1);
-                        v.0.insert(claim.signature.to_string(), Arc::new(inputs), until, now);
+                        let inputs = Arc::new(inputs);
+                        if until > now {
+                            kept = Some(inputs.clone());
+                        }
+                        v.0.insert(claim.signature.to_string(), inputs, until, now);
                     }
                 }
                 return Ok(Checked {
@@ -597,7 +633,7 @@ impl<'k, U> Checked<'_, 'k, U> {
                     caller,
                     secret,
                 }
-                .passed());
+                .passed(kept));
             }
             first.get_or_insert((creq, sts));
         }
