@@ -304,7 +304,7 @@ async fn lambda(
         return Err(Refusal::Unauthorized);
     };
     // A cached policy is evaluated against each request's own method ARN.
-    let header = |n: &str| view.headers.get(n).and_then(|v| v.to_str().ok());
+    let header = |n: &str| view.headers.get(n).and_then(crate::pipeline::header_text);
     Ok(Authorized {
         grant: Grant {
             authorizer: output.values().into(),

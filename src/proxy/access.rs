@@ -17,6 +17,7 @@ use crate::compile::Upstream;
 use crate::functions::invoke::{self, FunctionTarget, InvokeFailure, InvokeOptions};
 use crate::functions::Invocation;
 use crate::integrations::Failure;
+use crate::pipeline::header_text;
 use crate::responses::GatewayResponseType as G;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -156,7 +157,7 @@ pub async fn control(
     } else {
         Vec::new()
     };
-    let header = |name| req.headers.get(name).and_then(|v| v.to_str().ok());
+    let header = |name| req.headers.get(name).and_then(header_text);
     let request = access::Request {
         authorization,
         method_arn: &arn,
@@ -233,7 +234,7 @@ fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
 fn header_list(req: &super::RequestHead) -> Vec<(&str, &str)> {
     req.headers
         .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .filter_map(|(k, v)| Some((k.as_str(), header_text(v)?)))
         .collect()
 }
 

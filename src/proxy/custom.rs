@@ -64,7 +64,7 @@ pub async fn invoke(
     };
     let api = &snap.apis[a];
     let req = session.req_header();
-    let header = |n: &http::HeaderName| req.headers.get(n).and_then(|v| v.to_str().ok());
+    let header = |n: &http::HeaderName| req.headers.get(n).and_then(crate::pipeline::header_text);
     let content_type = header(&http::header::CONTENT_TYPE);
     let request = Request {
         body: &body,
