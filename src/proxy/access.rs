@@ -6,7 +6,7 @@
 use super::custom::Callers;
 use super::request::{expects_continue, read_body};
 use super::respond::Reply;
-use super::{split_target, RequestCtx, Session};
+use super::{RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::method_arn;
 use crate::auth::authorizers::{self, Calls};
@@ -99,7 +99,7 @@ pub async fn control(
     };
     let arn = {
         let req = session.req_header();
-        let (path, _) = split_target(req);
+        let (path, _) = req.path_and_query();
         // The ARN names the path as routed: `/prod/secret/` and `//secret` are `.../GET/secret`.
         let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
             return Err(Failure::new(G::Default4xx));
@@ -124,7 +124,7 @@ pub async fn control(
         // Credentials first: a body is read only for a caller that could have signed it.
         {
             let req = session.req_header();
-            let (path, query) = split_target(req);
+            let (path, query) = req.path_and_query();
             let headers = header_list(req);
             let signed = SignedRequest {
                 method: req.method.as_str(),
@@ -150,7 +150,7 @@ pub async fn control(
         }
     }
     let req = session.req_header();
-    let (path, query) = split_target(req);
+    let (path, query) = req.path_and_query();
     // Only a SigV4 verification reads the headers as a list.
     let headers = if authorization == AuthorizationType::AwsIam {
         header_list(req)

@@ -41,6 +41,9 @@ pub struct RequestHead {
     pub headers: HeaderMap,
     raw: Bytes,
     target: Range<usize>,
+    /// The target's path and query as text, checked once; where its `?` is.
+    target_text: Box<str>,
+    query_at: Option<usize>,
     authority: Option<Range<usize>>,
     /// Each header line's name and value, in arrival order.
     lines: Vec<(Range<usize>, Range<usize>)>,
@@ -51,6 +54,14 @@ impl RequestHead {
     /// after the authority).
     pub fn raw_path(&self) -> &[u8] {
         &self.raw[self.target.clone()]
+    }
+
+    /// The target's path and its query string (without the `?`).
+    pub fn path_and_query(&self) -> (&str, Option<&str>) {
+        match self.query_at {
+            Some(q) => (&self.target_text[..q], Some(&self.target_text[q + 1..])),
+            None => (&self.target_text, None),
+        }
     }
 
     /// The host of an absolute-form target (`GET http://host:port/path`), without the port.
@@ -242,10 +253,16 @@ impl Session {
                 unsafe { HeaderValue::from_maybe_shared_unchecked(raw.slice(value.clone())) };
             headers.append(name, value);
         }
+        // httparse hands the target over as text: this cannot fail.
+        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
+            .map_err(|_| bad_request("invalid request target"))?
+            .into();
         let mut head = RequestHead {
             method: parsed.method,
             version: parsed.version,
             headers,
+            query_at: target_text.find('?'),
+            target_text,
             raw,
             target: parsed.target,
             authority: parsed.authority,
@@ -850,10 +867,15 @@ mod tests {
                 HeaderValue::from_maybe_shared(raw.slice(v.clone())).unwrap(),
             );
         }
+        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
+            .unwrap()
+            .into();
         RequestHead {
             method: parsed.method,
             version: parsed.version,
             headers,
+            query_at: target_text.find('?'),
+            target_text,
             raw,
             target: parsed.target,
             authority: parsed.authority,
@@ -866,6 +888,7 @@ mod tests {
         let h = head("GET /prod/a%2Fb?x=1&x=2 HTTP/1.1\r\nHost: h\r\nX-Mixed-Case: v\r\n\r\n");
         assert_eq!(h.method, Method::GET);
         assert_eq!(h.raw_path(), b"/prod/a%2Fb?x=1&x=2");
+        assert_eq!(h.path_and_query(), ("/prod/a%2Fb", Some("x=1&x=2")));
         let lines: Vec<_> = h.case_header_iter().collect();
         assert_eq!(
             lines,
@@ -879,6 +902,7 @@ mod tests {
     fn an_absolute_target_gives_its_path_and_host() {
         let h = head("GET http://api.example.com:8080/prod/x?q=1 HTTP/1.1\r\n\r\n");
         assert_eq!(h.raw_path(), b"/prod/x?q=1");
+        assert_eq!(h.path_and_query(), ("/prod/x", Some("q=1")));
         assert_eq!(h.target_host(), Some("api.example.com"));
         let h = head("GET http://[::1]:80/p HTTP/1.1\r\n\r\n");
         assert_eq!(h.target_host(), Some("[::1]"));
@@ -887,7 +911,10 @@ mod tests {
     #[test]
     fn header_values_are_the_bytes_header_value_allows() {
         let h = head("GET / HTTP/1.1\r\nX-A: tab\there caf\u{e9}\r\n\r\n");
-        assert_eq!(h.headers["x-a"].as_bytes(), "tab\there caf\u{e9}".as_bytes());
+        assert_eq!(
+            h.headers["x-a"].as_bytes(),
+            "tab\there caf\u{e9}".as_bytes()
+        );
         for bad in ["\u{1}", "\u{7f}", "\u{0}"] {
             let raw = format!("GET / HTTP/1.1\r\nX-A: a{bad}b\r\n\r\n");
             assert!(parse_head(raw.as_bytes()).is_err(), "{bad:?}");

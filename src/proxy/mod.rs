@@ -138,7 +138,7 @@ impl RequestCtx {
         body: &'a str,
     ) -> RequestView<'a> {
         let api = self.route.api.map(|a| &snap.apis[a]);
-        let (path, query) = split_target(req);
+        let (path, query) = req.path_and_query();
         let answered = self.outcome.status != 0 || self.outcome.error.is_some();
         RequestView {
             snapshot: snap,
@@ -170,9 +170,4 @@ impl CasedHeaders for RequestHead {
             }
         }
     }
-}
-
-/// The raw request target split into path and query string (a non-UTF-8 target is empty).
-pub fn split_target(req: &RequestHead) -> (&str, Option<&str>) {
-    crate::pipeline::split_query(std::str::from_utf8(req.raw_path()).unwrap_or(""))
 }

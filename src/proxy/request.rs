@@ -6,7 +6,6 @@ use super::respond;
 use super::{RequestCtx, Route, Session, MAX_BODY};
 use crate::compile::Snapshot;
 use crate::integrations::{Failure, Integration};
-use crate::pipeline;
 use crate::responses::GatewayResponseType as G;
 use crate::router::HttpMethod;
 use bytes::{Bytes, BytesMut};
@@ -119,9 +118,7 @@ fn prepare_upstream(
     up: &crate::compile::Upstream,
 ) {
     let req = session.req_header();
-    let query = std::str::from_utf8(req.raw_path())
-        .ok()
-        .and_then(|raw| pipeline::split_query(raw).1);
+    let (_, query) = req.path_and_query();
     let view = ctx.view(snap, req, "");
     let target = p.upstream_target(&up.endpoint, query, &view, None);
     let mapped_headers = p
@@ -137,8 +134,7 @@ fn prepare_upstream(
 /// Resolution and routing; checks an HTTP_PROXY method has its upstream.
 fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Result<Step, Failure> {
     let req = session.req_header();
-    let raw = std::str::from_utf8(req.raw_path()).map_err(|_| forbidden())?;
-    let (path, _) = pipeline::split_query(raw);
+    let (path, _) = req.path_and_query();
     let host = req
         .headers
         .get(http::header::HOST)
