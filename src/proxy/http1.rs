@@ -50,6 +50,36 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
+    /// The head from its bytes and where httparse found its parts.
+    fn build(raw: Bytes, parsed: Parsed) -> Result<RequestHead> {
+        let mut headers = HeaderMap::with_capacity(parsed.lines.len());
+        for (name, value) in &parsed.lines {
+            let name = HeaderName::from_bytes(&raw[name.clone()])
+                .map_err(|_| bad_request("invalid header name"))?;
+            // SAFETY: httparse accepted these bytes as a header value, and the bytes it accepts
+            // (tab, 0x20-0x7E, 0x80-0xFF) are exactly those `HeaderValue` allows; checking
+            // them again would cost a pass over every value (long tokens included).
+            let value =
+                unsafe { HeaderValue::from_maybe_shared_unchecked(raw.slice(value.clone())) };
+            headers.append(name, value);
+        }
+        // httparse hands the target over as text: this cannot fail.
+        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
+            .map_err(|_| bad_request("invalid request target"))?
+            .into();
+        Ok(RequestHead {
+            method: parsed.method,
+            version: parsed.version,
+            headers,
+            query_at: target_text.find('?'),
+            target_text,
+            raw,
+            target: parsed.target,
+            authority: parsed.authority,
+            lines: parsed.lines,
+        })
+    }
+
     /// The request target's path and query as sent (for an absolute-form target, the part
     /// after the authority).
     pub fn raw_path(&self) -> &[u8] {
@@ -242,32 +272,7 @@ impl Session {
 
     fn take_head(&mut self, parsed: Parsed) -> Result<()> {
         let raw = self.buf.split_to(parsed.len).freeze();
-        let mut headers = HeaderMap::with_capacity(parsed.lines.len());
-        for (name, value) in &parsed.lines {
-            let name = HeaderName::from_bytes(&raw[name.clone()])
-                .map_err(|_| bad_request("invalid header name"))?;
-            // SAFETY: httparse accepted these bytes as a header value, and the bytes it accepts
-            // (tab, 0x20-0x7E, 0x80-0xFF) are exactly those `HeaderValue` allows; checking
-            // them again would cost a pass over every value (long tokens included).
-            let value =
-                unsafe { HeaderValue::from_maybe_shared_unchecked(raw.slice(value.clone())) };
-            headers.append(name, value);
-        }
-        // httparse hands the target over as text: this cannot fail.
-        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
-            .map_err(|_| bad_request("invalid request target"))?
-            .into();
-        let mut head = RequestHead {
-            method: parsed.method,
-            version: parsed.version,
-            headers,
-            query_at: target_text.find('?'),
-            target_text,
-            raw,
-            target: parsed.target,
-            authority: parsed.authority,
-            lines: parsed.lines,
-        };
+        let mut head = RequestHead::build(raw, parsed)?;
         let (body, keepalive) = framing(&mut head)?;
         self.head = head;
         self.body = body;
@@ -859,28 +864,7 @@ mod tests {
             Ok(Some(p)) => p,
             _ => panic!("not a complete head: {raw:?}"),
         };
-        let raw = buf.freeze();
-        let mut headers = HeaderMap::new();
-        for (n, v) in &parsed.lines {
-            headers.append(
-                HeaderName::from_bytes(&raw[n.clone()]).unwrap(),
-                HeaderValue::from_maybe_shared(raw.slice(v.clone())).unwrap(),
-            );
-        }
-        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
-            .unwrap()
-            .into();
-        RequestHead {
-            method: parsed.method,
-            version: parsed.version,
-            headers,
-            query_at: target_text.find('?'),
-            target_text,
-            raw,
-            target: parsed.target,
-            authority: parsed.authority,
-            lines: parsed.lines,
-        }
+        RequestHead::build(buf.freeze(), parsed).unwrap()
     }
 
     #[test]
