@@ -444,14 +444,27 @@ mod tests {
             "arn:aws:execute-api:us-east-1:{ACCOUNT}:api/prod/GET/{}",
             path.trim_start_matches("/prod/")
         );
-        let req = Request {
+        let req = get_request(authorization, &arn, path, &headers, ip, true);
+        authorize(&api, &users(), &req)
+    }
+
+    /// A GET of `path` with `headers` from `ip`, at the time the test signatures were made.
+    fn get_request<'a>(
+        authorization: AuthorizationType,
+        method_arn: &'a str,
+        path: &'a str,
+        headers: &'a [(&'a str, &'a str)],
+        ip: &str,
+        invalidation_requested: bool,
+    ) -> Request<'a> {
+        Request {
             authorization,
-            method_arn: &arn,
+            method_arn,
             signed: SignedRequest {
                 method: "GET",
                 path,
                 query: "",
-                headers: &headers,
+                headers,
                 body: b"",
             },
             source_ip: Some(ip.parse().unwrap()),
@@ -459,9 +472,8 @@ mod tests {
             referer: None,
             secure_transport: false,
             now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
-            invalidation_requested: true,
-        };
-        authorize(&api, &users(), &req)
+            invalidation_requested,
+        }
     }
 
     fn denied(message: &str) -> Result<Grant, Denial> {
@@ -570,23 +582,7 @@ mod tests {
             account: ACCOUNT,
             resource_policy: None,
         };
-        let req = Request {
-            authorization: AuthorizationType::AwsIam,
-            method_arn: &arn,
-            signed: SignedRequest {
-                method: "GET",
-                path,
-                query: "",
-                headers: &headers,
-                body: b"",
-            },
-            source_ip: Some(ip.parse().unwrap()),
-            user_agent: None,
-            referer: None,
-            secure_transport: false,
-            now: sigv4::parse_amz_date("20260101T000100Z").unwrap(),
-            invalidation_requested: false,
-        };
+        let req = get_request(AuthorizationType::AwsIam, &arn, path, &headers, ip, false);
         authorize(&api, users, &req)
     }
 

@@ -4,6 +4,7 @@
 //! response head is parsed with httparse, renaming and dropping headers while building the
 //! client's response. Both bodies stream; nothing is buffered beyond one read.
 
+use super::chunked::{decode_chunk, Chunk, Decoded};
 use super::custom::Callers;
 use super::failure;
 use super::head::{self, ResponseHead};
@@ -661,72 +662,24 @@ async fn copy_chunked(
     buf: &mut BytesMut,
     limit: Duration,
 ) -> Result<bool, Stop> {
-    let closed = || {
-        Stop::Abort(Error::explain(
-            ErrorType::ConnectionClosed,
-            "backend closed mid-body",
-        ))
-    };
-    let bad = || {
-        Stop::Abort(Error::explain(
-            ErrorType::InvalidHTTPHeader,
-            "bad chunked encoding from backend",
-        ))
-    };
+    let mut state = Chunk::Size;
     loop {
-        // The chunk-size line.
-        let line_end = loop {
-            if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-                break i;
+        match decode_chunk(state, buf)? {
+            Decoded::Data(data, next) => {
+                state = next;
+                send_down(session, ctx, data).await?;
             }
-            if buf.len() > 4096 {
-                return Err(bad());
-            }
-            if read_body(conn, buf, limit).await? == 0 {
-                return Err(closed());
-            }
-        };
-        let line = std::str::from_utf8(&buf[..line_end]).map_err(|_| bad())?;
-        let size_text = line.split(';').next().unwrap_or("").trim();
-        let size = u64::from_str_radix(size_text, 16).map_err(|_| bad())?;
-        let _ = buf.split_to(line_end + 2);
-        if size == 0 {
-            // Trailers (dropped, as API Gateway does) up to the empty line.
-            loop {
-                if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
-                    let _ = buf.split_to(i + 2);
-                    if i == 0 {
-                        return Ok(buf.is_empty());
-                    }
-                    continue;
-                }
-                if buf.len() > 16 * 1024 {
-                    return Err(bad());
-                }
+            Decoded::Next(next) => state = next,
+            Decoded::End => return Ok(buf.is_empty()),
+            Decoded::More => {
                 if read_body(conn, buf, limit).await? == 0 {
-                    return Err(closed());
+                    return Err(Stop::Abort(Error::explain(
+                        ErrorType::ConnectionClosed,
+                        "backend closed mid-body",
+                    )));
                 }
             }
         }
-        let mut left = size;
-        while left > 0 {
-            if buf.is_empty() && read_body(conn, buf, limit).await? == 0 {
-                return Err(closed());
-            }
-            let take = (buf.len() as u64).min(left) as usize;
-            let data = buf.split_to(take).freeze();
-            left -= take as u64;
-            send_down(session, ctx, data).await?;
-        }
-        while buf.len() < 2 {
-            if read_body(conn, buf, limit).await? == 0 {
-                return Err(closed());
-            }
-        }
-        if &buf[..2] != b"\r\n" {
-            return Err(bad());
-        }
-        let _ = buf.split_to(2);
     }
 }
 

@@ -9,6 +9,7 @@
 //! `"`, `<`, `>`, controls) are percent-encoded rather than refused. Responses get `Date` and
 //! `Connection`; a response sent before the request body was read closes the connection.
 
+use super::chunked::{decode_chunk, Chunk, Decoded};
 use super::head::{Framing, ResponseHead};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
@@ -40,8 +41,8 @@ pub struct RequestHead {
     pub version: Version,
     pub headers: HeaderMap,
     raw: Bytes,
-    target: Range<usize>,
-    /// The target's path and query as text, checked once; where its `?` is.
+    /// The target's path and query as sent (for an absolute-form target, the part after the
+    /// authority), as text checked once; where its `?` is.
     target_text: Box<str>,
     query_at: Option<usize>,
     authority: Option<Range<usize>>,
@@ -74,16 +75,9 @@ impl RequestHead {
             query_at: target_text.find('?'),
             target_text,
             raw,
-            target: parsed.target,
             authority: parsed.authority,
             lines: parsed.lines,
         })
-    }
-
-    /// The request target's path and query as sent (for an absolute-form target, the part
-    /// after the authority).
-    pub fn raw_path(&self) -> &[u8] {
-        &self.raw[self.target.clone()]
     }
 
     /// The target's path and its query string (without the `?`).
@@ -119,15 +113,6 @@ enum RequestBody {
     Length(u64),
     Chunked(Chunk),
     Done,
-}
-
-/// Where a chunked body's decoding stands.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Chunk {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
 }
 
 /// How the response body is framed.
@@ -734,79 +719,6 @@ fn escape_request_line(buf: &[u8]) -> Option<BytesMut> {
     Some(out)
 }
 
-/// What one step of chunked decoding produced.
-#[derive(Debug, PartialEq, Eq)]
-enum Decoded {
-    Data(Bytes, Chunk),
-    Next(Chunk),
-    End,
-    More,
-}
-
-/// The largest chunk-size line or trailer section accepted.
-const MAX_CHUNK_LINE: usize = 4096;
-
-/// One step of decoding a chunked body from `buf`.
-fn decode_chunk(state: Chunk, buf: &mut BytesMut) -> Result<Decoded> {
-    let bad = || Error::explain(ErrorType::InvalidHTTPHeader, "bad chunked encoding");
-    match state {
-        Chunk::Size => match httparse::parse_chunk_size(buf) {
-            Ok(httparse::Status::Complete((used, size))) => {
-                let _ = buf.split_to(used);
-                Ok(Decoded::Next(if size == 0 {
-                    Chunk::Trailers
-                } else {
-                    Chunk::Data(size)
-                }))
-            }
-            Ok(httparse::Status::Partial) if buf.len() > MAX_CHUNK_LINE => Err(bad()),
-            Ok(httparse::Status::Partial) => Ok(Decoded::More),
-            Err(_) => Err(bad()),
-        },
-        Chunk::Data(left) => {
-            if buf.is_empty() {
-                return Ok(Decoded::More);
-            }
-            let take = (buf.len() as u64).min(left) as usize;
-            let left = left - take as u64;
-            let next = if left == 0 {
-                Chunk::DataEnd
-            } else {
-                Chunk::Data(left)
-            };
-            Ok(Decoded::Data(buf.split_to(take).freeze(), next))
-        }
-        Chunk::DataEnd => match buf.first() {
-            None => Ok(Decoded::More),
-            Some(b'\r') if buf.len() < 2 => Ok(Decoded::More),
-            Some(b'\r') if buf[1] == b'\n' => {
-                let _ = buf.split_to(2);
-                Ok(Decoded::Next(Chunk::Size))
-            }
-            Some(b'\n') => {
-                let _ = buf.split_to(1);
-                Ok(Decoded::Next(Chunk::Size))
-            }
-            Some(_) => Err(bad()),
-        },
-        // Trailer fields are dropped, as API Gateway drops them.
-        Chunk::Trailers => match buf.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let line = &buf[..i];
-                let empty = line.is_empty() || line == b"\r";
-                let _ = buf.split_to(i + 1);
-                Ok(if empty {
-                    Decoded::End
-                } else {
-                    Decoded::Next(Chunk::Trailers)
-                })
-            }
-            None if buf.len() > MAX_CHUNK_LINE => Err(bad()),
-            None => Ok(Decoded::More),
-        },
-    }
-}
-
 /// `n` in decimal, written into the end of `out`.
 fn itoa(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
     let mut i = out.len();
@@ -871,7 +783,6 @@ mod tests {
     fn a_head_keeps_its_target_and_header_case() {
         let h = head("GET /prod/a%2Fb?x=1&x=2 HTTP/1.1\r\nHost: h\r\nX-Mixed-Case: v\r\n\r\n");
         assert_eq!(h.method, Method::GET);
-        assert_eq!(h.raw_path(), b"/prod/a%2Fb?x=1&x=2");
         assert_eq!(h.path_and_query(), ("/prod/a%2Fb", Some("x=1&x=2")));
         let lines: Vec<_> = h.case_header_iter().collect();
         assert_eq!(
@@ -885,7 +796,6 @@ mod tests {
     #[test]
     fn an_absolute_target_gives_its_path_and_host() {
         let h = head("GET http://api.example.com:8080/prod/x?q=1 HTTP/1.1\r\n\r\n");
-        assert_eq!(h.raw_path(), b"/prod/x?q=1");
         assert_eq!(h.path_and_query(), ("/prod/x", Some("q=1")));
         assert_eq!(h.target_host(), Some("api.example.com"));
         let h = head("GET http://[::1]:80/p HTTP/1.1\r\n\r\n");
@@ -970,46 +880,6 @@ mod tests {
         assert!(framing(&mut h).unwrap().1);
         let mut h = head("GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n");
         assert!(!framing(&mut h).unwrap().1);
-    }
-
-    fn decode_all(input: &[u8], step: usize) -> Result<Vec<u8>> {
-        let mut buf = BytesMut::new();
-        let mut fed = 0;
-        let mut state = Chunk::Size;
-        let mut body = Vec::new();
-        loop {
-            match decode_chunk(state, &mut buf)? {
-                Decoded::Data(d, next) => {
-                    body.extend_from_slice(&d);
-                    state = next;
-                }
-                Decoded::Next(next) => state = next,
-                Decoded::End => return Ok(body),
-                Decoded::More => {
-                    let end = (fed + step).min(input.len());
-                    if fed == end {
-                        return Error::e_explain(ErrorType::ConnectionClosed, "eof");
-                    }
-                    buf.extend_from_slice(&input[fed..end]);
-                    fed = end;
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn chunked_bodies_decode_in_any_split() {
-        let input =
-            b"5;ext=1\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nTrailer: x\r\n\r\n";
-        for step in [1, 2, 7, input.len()] {
-            assert_eq!(
-                decode_all(input, step).unwrap(),
-                b"helloabcdefghijklmnopqrstuvwxyz"
-            );
-        }
-        assert!(decode_all(b"5\r\nhelloXX0\r\n\r\n", 64).is_err());
-        assert!(decode_all(b"zz\r\n", 64).is_err());
-        assert!(decode_all(b"5\r\nhel", 64).is_err());
     }
 
     #[test]

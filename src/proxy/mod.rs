@@ -6,6 +6,7 @@
 mod access;
 mod admission;
 mod cache;
+mod chunked;
 mod custom;
 mod downstream;
 mod failure;
