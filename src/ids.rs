@@ -77,8 +77,6 @@ fn next_u64() -> u64 {
     })
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
 /// A request id: a UUID string, `$context.requestId` / `x-amzn-RequestId`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RequestId([u8; 36]);
@@ -127,23 +125,38 @@ impl AsRef<str> for RequestId {
 
 /// A random UUID v4 string (lowercase hex, version 4, variant `10xx`).
 pub fn request_id() -> RequestId {
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&next_u64().to_le_bytes());
-    bytes[8..].copy_from_slice(&next_u64().to_le_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let mut out = [0u8; 36];
-    let mut o = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            out[o] = b'-';
-            o += 1;
-        }
-        out[o] = HEX[usize::from(b >> 4)];
-        out[o + 1] = HEX[usize::from(b & 0xf)];
-        o += 2;
-    }
+    let high = (next_u64() & !0xf000) | 0x4000;
+    let low = (next_u64() & !(0xc0 << 56)) | (0x80 << 56);
+    let mut hex = [0u8; 32];
+    hex[..16].copy_from_slice(&hex16(high));
+    hex[16..].copy_from_slice(&hex16(low));
+    let mut out = [b'-'; 36];
+    out[..8].copy_from_slice(&hex[..8]);
+    out[9..13].copy_from_slice(&hex[8..12]);
+    out[14..18].copy_from_slice(&hex[12..16]);
+    out[19..23].copy_from_slice(&hex[16..20]);
+    out[24..].copy_from_slice(&hex[20..]);
     RequestId(out)
+}
+
+/// `v` as 16 lowercase hex digits, most significant first.
+fn hex16(v: u64) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&hex8((v >> 32) as u32));
+    out[8..].copy_from_slice(&hex8(v as u32));
+    out
+}
+
+/// `v` as 8 lowercase hex digits, most significant first: each nibble spread into a byte of
+/// its own, then turned into a digit, all eight at once.
+fn hex8(v: u32) -> [u8; 8] {
+    let mut x = u64::from(v);
+    x = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    x = ((x & 0x0000_ff00_0000_ff00) << 8) | (x & 0x0000_00ff_0000_00ff);
+    x = ((x & 0x00f0_00f0_00f0_00f0) << 4) | (x & 0x000f_000f_000f_000f);
+    // Byte i holds nibble i; a nibble over 9 gets `'a' - '0' - 10` more.
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
 }
 
 /// `x-amz-apigw-id` / `$context.extendedRequestId`.
@@ -192,20 +205,12 @@ pub fn extended_request_id() -> ExtendedRequestId {
 
 /// An `X-Amzn-Trace-Id` value, `Root=1-<8 hex epoch seconds>-<24 hex random>`.
 pub fn trace_id(epoch_secs: u64) -> String {
-    let mut out = String::with_capacity(40);
-    out.push_str("Root=1-");
-    push_hex(&mut out, epoch_secs & 0xffff_ffff, 8);
-    out.push('-');
-    push_hex(&mut out, next_u64() >> 32, 8);
-    push_hex(&mut out, next_u64(), 16);
-    out
-}
-
-/// Appends the low `digits` hex digits of `v`, zero-padded.
-fn push_hex(out: &mut String, v: u64, digits: u32) {
-    for i in (0..digits).rev() {
-        out.push(char::from(HEX[((v >> (4 * i)) & 0xf) as usize]));
-    }
+    let mut out = *b"Root=1-00000000-000000000000000000000000";
+    out[7..15].copy_from_slice(&hex8(epoch_secs as u32));
+    out[16..24].copy_from_slice(&hex8((next_u64() >> 32) as u32));
+    out[24..].copy_from_slice(&hex16(next_u64()));
+    // Only ASCII was written.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// A short lower-case alphanumeric id (6 characters, like AWS's resource and deployment ids)
@@ -232,6 +237,8 @@ pub fn stable_id(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     use std::collections::HashSet;
 
     fn assert_uuid_v4(s: &str) {
@@ -244,6 +251,29 @@ mod tests {
         }
         assert_eq!(&s[14..15], "4", "version: {s}");
         assert!(matches!(&s[19..20], "8" | "9" | "a" | "b"), "variant: {s}");
+    }
+
+    #[test]
+    fn hex_digits_match_the_formatter() {
+        for v in [
+            0,
+            1,
+            9,
+            10,
+            15,
+            0x1234_5678,
+            0x9abc_def0,
+            0xa0b1_c2d3,
+            u32::MAX,
+        ] {
+            assert_eq!(hex8(v), format!("{v:08x}").as_bytes(), "{v:#x}");
+        }
+        let v = 0x0123_4567_89ab_cdef_u64;
+        assert_eq!(hex16(v), format!("{v:016x}").as_bytes());
+        for _ in 0..1000 {
+            let v = next_u64();
+            assert_eq!(hex16(v), format!("{v:016x}").as_bytes());
+        }
     }
 
     #[test]

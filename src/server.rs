@@ -12,6 +12,7 @@ use crate::throttle::Usage;
 use arc_swap::ArcSwap;
 use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::listeners::{L4BufferSettings, ListenerConfig};
 use pingora::protocols::http::ServerSession;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::server::{Server, ShutdownWatch};
@@ -136,7 +137,9 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     let mut proxy = Service::new("tollgate".to_string(), gateway);
     proxy.threads = Some(s.threads);
     for l in &s.listen {
-        proxy.add_tcp(l);
+        // The client session keeps its own buffers: Pingora's (a 64 KiB read buffer per
+        // connection, a write buffer) would only copy every byte once more.
+        proxy.add_listener(ListenerConfig::tcp(l).l4_buffer(L4BufferSettings::unbuffered()));
     }
     server.add_service(proxy);
     if let Some(admin_addr) = &s.admin {

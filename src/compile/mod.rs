@@ -35,6 +35,10 @@ use std::sync::Arc;
 use std::time::Duration;
 pub use upstream::Upstream;
 
+/// A lookup by a name taken from the request (host, stage): a keyed fast hasher, seeded at
+/// random.
+type Index<V> = HashMap<String, V, foldhash::fast::RandomState>;
+
 /// The access log format when `server.accessLog` names no format: API Gateway's CLF example.
 pub const DEFAULT_ACCESS_LOG_FORMAT: &str = "$context.identity.sourceIp - - [$context.requestTime] \"$context.httpMethod $context.path $context.protocol\" $context.status $context.responseLength $context.requestId";
 
@@ -45,9 +49,9 @@ pub type Resolver<'a> = &'a dyn Fn(&str, u16) -> Result<SocketAddr, String>;
 /// Everything a request needs, compiled once per configuration load.
 pub struct Snapshot {
     pub apis: Vec<RestApi>,
-    api_index: HashMap<String, usize>,
+    api_index: Index<usize>,
     /// Lower-cased host → base path mappings, longest base path first.
-    domains: HashMap<String, Vec<BasePath>>,
+    domains: Index<Vec<BasePath>>,
     pub server: ServerSettings,
     /// For requests that reach no API.
     pub builtin_responses: GatewayResponses,
@@ -81,7 +85,7 @@ pub struct RestApi {
     /// Indexed by the router's method id.
     pub methods: Vec<Method>,
     pub stages: Vec<Stage>,
-    stage_index: HashMap<String, usize>,
+    stage_index: Index<usize>,
     pub responses: GatewayResponses,
     pub disable_execute_api_endpoint: bool,
     pub binary_media_types: BinaryMediaTypes,
@@ -365,12 +369,12 @@ pub fn compile_with_usage(
             stage.limits = l;
         }
     }
-    let api_index: HashMap<String, usize> = apis
+    let api_index: Index<usize> = apis
         .iter()
         .enumerate()
         .map(|(i, a)| (a.id.clone(), i))
         .collect();
-    let mut domains: HashMap<String, Vec<BasePath>> = HashMap::new();
+    let mut domains: Index<Vec<BasePath>> = Index::default();
     for d in &config.domain_names {
         let list = domains
             .entry(d.domain_name.to_ascii_lowercase())

@@ -137,7 +137,7 @@ async fn exchange(
             Err(SendError::Stop(s)) => return Err(s),
         }
         let mut buf = BytesMut::with_capacity(4096);
-        match read_more(&mut conn, &mut buf, deadline).await {
+        match read_more(session, &mut conn, &mut buf, deadline).await {
             Ok(0) if reused && body == RequestBody::None => {
                 attempt += 1;
                 continue;
@@ -155,7 +155,7 @@ async fn exchange(
             Some((_, parsed)) if parsed.0 == 101 => return Err(fail(G::IntegrationFailure)),
             Some((len, parsed)) if parsed.0 < 200 => {
                 let _ = buf.split_to(len);
-                if buf.is_empty() && read_more(&mut conn, &mut buf, deadline).await? == 0 {
+                if buf.is_empty() && read_more(session, &mut conn, &mut buf, deadline).await? == 0 {
                     return Err(fail(G::IntegrationFailure));
                 }
             }
@@ -164,7 +164,9 @@ async fn exchange(
                 break (status, resp, framing, keep_alive);
             }
             None => {
-                if buf.len() > MAX_HEAD || read_more(&mut conn, &mut buf, deadline).await? == 0 {
+                if buf.len() > MAX_HEAD
+                    || read_more(session, &mut conn, &mut buf, deadline).await? == 0
+                {
                     return Err(fail(G::IntegrationFailure));
                 }
             }
@@ -272,7 +274,7 @@ fn request_head(
         .server_addr()
         .and_then(|a| a.as_inet())
         .map_or(0, |a| a.port());
-    h.put_slice(port.to_string().as_bytes());
+    h.put_slice(itoa::Buffer::new().format(port).as_bytes());
     h.put_slice(b"\r\n");
     has_trace |= mapped
         .iter()
@@ -306,7 +308,7 @@ fn request_head(
     match body {
         RequestBody::Length(n) => {
             h.put_slice(b"Content-Length: ");
-            h.put_slice(n.to_string().as_bytes());
+            h.put_slice(itoa::Buffer::new().format(n).as_bytes());
             h.put_slice(b"\r\n");
         }
         RequestBody::Chunked => h.put_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -499,13 +501,23 @@ async fn send_request(
     Ok(())
 }
 
-/// Reads more of the response head; 0 means the backend closed the connection.
-async fn read_more(conn: &mut Conn, buf: &mut BytesMut, deadline: Instant) -> Result<usize, Stop> {
-    match within(deadline, conn.read_buf(buf)).await {
-        Err(_) => Err(fail(G::IntegrationTimeout)),
-        Ok(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(0),
-        Ok(Err(_)) => Err(fail(G::IntegrationFailure)),
-        Ok(Ok(n)) => Ok(n),
+/// Reads more of the response head; 0 means the backend closed the connection. The wait is
+/// bounded by the client connection's backend timer.
+async fn read_more(
+    session: &mut Session,
+    conn: &mut Conn,
+    buf: &mut BytesMut,
+    deadline: Instant,
+) -> Result<usize, Stop> {
+    match session
+        .backend_timer()
+        .run(deadline, conn.read_buf(buf))
+        .await
+    {
+        None => Err(fail(G::IntegrationTimeout)),
+        Some(Err(e)) if e.kind() == ErrorKind::ConnectionReset => Ok(0),
+        Some(Err(_)) => Err(fail(G::IntegrationFailure)),
+        Some(Ok(n)) => Ok(n),
     }
 }
 
@@ -523,9 +535,10 @@ type Head = (u16, ResponseHead, Framing, bool);
 /// Parses a complete response head into the client's response header (API Gateway's renames
 /// applied), or None when more bytes are needed.
 fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> {
-    let mut headers = [httparse::EMPTY_HEADER; 96];
-    let mut r = httparse::Response::new(&mut headers);
-    let len = match r.parse(buf) {
+    let mut slots = [const { std::mem::MaybeUninit::<httparse::Header>::uninit() }; 96];
+    let mut r = httparse::Response::new(&mut []);
+    let config = httparse::ParserConfig::default();
+    let len = match config.parse_response_with_uninit_headers(&mut r, buf, &mut slots) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(fail(G::IntegrationFailure)),
@@ -535,50 +548,50 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
     let mut length = None;
     let mut lengths = 0;
     let mut chunked = false;
-    let mut resp = ResponseHead::new(status, head::Framing::Close);
-    let invalid = |_| fail(G::IntegrationFailure);
+    // Room for the backend's lines, the `x-amzn-Remapped-` prefixes and the gateway's ids.
+    let mut resp = ResponseHead::with_capacity(status, head::Framing::Close, len + 192);
     for h in r.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("connection") {
-            if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
-                keep_alive = false;
-            }
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked |= h
-                .value
-                .windows(7)
-                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
-        } else if name.eq_ignore_ascii_case("content-length") {
-            // Identical values (`5, 5`, or the header twice) are one length; differing or
-            // unparseable ones in a list make the framing ambiguous (RFC 9110 §8.6).
-            for v in h.value.split(|&b| b == b',') {
-                let n = std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok());
-                lengths += 1;
-                if lengths > 1 && (n.is_none() || n != length) {
-                    return Err(fail(G::IntegrationFailure));
-                }
-                length = n;
-            }
-        }
-        if let Some((_, remapped)) = REMAPPED_RESPONSE_HEADERS
+        // Each name is compared in full at most once: the lists differ in length mostly.
+        let remapped = REMAPPED_RESPONSE_HEADERS
             .iter()
-            .find(|(n, _)| name.eq_ignore_ascii_case(n))
-        {
-            // Content-Length also frames the body (below); the rest API Gateway replaces.
-            resp.append(remapped, h.value).map_err(invalid)?;
-            continue;
+            .find(|(n, _)| name.eq_ignore_ascii_case(n));
+        match remapped {
+            Some(&(known, remapped)) => {
+                if known == "connection" {
+                    if h.value.windows(5).any(|w| w.eq_ignore_ascii_case(b"close")) {
+                        keep_alive = false;
+                    }
+                } else if known == "content-length" {
+                    // Identical values (`5, 5`, or the header twice) are one length; differing
+                    // or unparseable ones in a list make the framing ambiguous (RFC 9110 §8.6).
+                    for v in h.value.split(|&b| b == b',') {
+                        let n = std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|v| v.trim().parse::<u64>().ok());
+                        lengths += 1;
+                        if lengths > 1 && (n.is_none() || n != length) {
+                            return Err(fail(G::IntegrationFailure));
+                        }
+                        length = n;
+                    }
+                }
+                // API Gateway writes its own: the backend's is kept under another name.
+                resp.append_valid(remapped, h.value);
+            }
+            None if name.eq_ignore_ascii_case("transfer-encoding") => {
+                chunked |= h
+                    .value
+                    .windows(7)
+                    .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+            }
+            None if name.eq_ignore_ascii_case("via")
+                || name.eq_ignore_ascii_case("x-amz-apigw-id")
+                || HOP_BY_HOP_RESPONSE_HEADERS
+                    .iter()
+                    .any(|n| name.eq_ignore_ascii_case(n)) => {}
+            None => resp.append_valid(name, h.value),
         }
-        if name.eq_ignore_ascii_case("via")
-            || name.eq_ignore_ascii_case("x-amz-apigw-id")
-            || HOP_BY_HOP_RESPONSE_HEADERS
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            continue;
-        }
-        resp.append(name, h.value).map_err(invalid)?;
     }
     let framing = if is_head || status < 200 || status == 204 || status == 304 {
         Framing::None

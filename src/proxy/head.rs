@@ -35,22 +35,37 @@ pub struct ResponseHead {
 
 impl ResponseHead {
     pub fn new(status: u16, framing: Framing) -> ResponseHead {
+        ResponseHead::with_capacity(status, framing, 256)
+    }
+
+    /// A head with room for `bytes` of header lines.
+    pub fn with_capacity(status: u16, framing: Framing, bytes: usize) -> ResponseHead {
         ResponseHead {
             status,
             framing,
-            lines: Vec::with_capacity(256),
+            lines: Vec::with_capacity(bytes),
             fields: Vec::with_capacity(8),
         }
     }
 
     /// Adds a header line; an invalid name or value is refused and nothing is added.
     pub fn append(&mut self, name: &str, value: &[u8]) -> Result<(), InvalidHeader> {
-        if name.is_empty()
-            || !name.bytes().all(|b| TOKEN[b as usize])
-            || !value.iter().all(|&b| VALUE[b as usize])
-        {
+        if !is_valid(name, value) {
             return Err(InvalidHeader);
         }
+        self.push(name, value);
+        Ok(())
+    }
+
+    /// Adds a header line already known to be valid: one httparse accepted (its name and
+    /// value byte sets are exactly [`Self::append`]'s), or the gateway's own.
+    pub fn append_valid(&mut self, name: &str, value: &[u8]) {
+        debug_assert!(is_valid(name, value), "{name}: {value:?}");
+        self.push(name, value);
+    }
+
+    fn push(&mut self, name: &str, value: &[u8]) {
+        self.lines.reserve(name.len() + value.len() + 4);
         let start = self.lines.len();
         self.lines.extend_from_slice(name.as_bytes());
         self.lines.extend_from_slice(b": ");
@@ -59,7 +74,6 @@ impl ResponseHead {
         self.fields
             .push((start..start + name.len(), value_start..self.lines.len()));
         self.lines.extend_from_slice(b"\r\n");
-        Ok(())
     }
 
     /// The header lines as added: name (case kept) and value.
@@ -75,6 +89,12 @@ impl ResponseHead {
     pub fn lines(&self) -> &[u8] {
         &self.lines
     }
+}
+
+fn is_valid(name: &str, value: &[u8]) -> bool {
+    !name.is_empty()
+        && name.bytes().all(|b| TOKEN[b as usize])
+        && value.iter().all(|&b| VALUE[b as usize])
 }
 
 /// RFC 9110 `tchar`, by byte.

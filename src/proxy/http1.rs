@@ -11,6 +11,7 @@
 
 use super::chunked::{decode_chunk, Chunk, Decoded};
 use super::head::{Framing, ResponseHead};
+use super::timer::LazyTimer;
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
@@ -21,10 +22,8 @@ use pingora::time::fast_timeout::fast_timeout;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::ops::Range;
-use std::pin::Pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::Sleep;
 
 /// The largest request head accepted (Pingora's limit).
 const MAX_HEAD: usize = 1024 * 1024;
@@ -48,15 +47,45 @@ pub struct RequestHead {
     authority: Option<Range<usize>>,
     /// Each header line's name and value, in arrival order.
     lines: Vec<(Range<usize>, Range<usize>)>,
+    seen: FramingHeaders,
+}
+
+/// Which headers that frame a request it carries, noted while its head is built: a head
+/// without them is not searched for them.
+#[derive(Default, Clone, Copy)]
+struct FramingHeaders {
+    connection: bool,
+    hosts: u8,
+    transfer_encoding: bool,
+    content_length: bool,
+    expect: bool,
+}
+
+impl FramingHeaders {
+    fn note(&mut self, name: &HeaderName) {
+        if *name == HOST {
+            self.hosts = self.hosts.saturating_add(1);
+        } else if *name == CONNECTION {
+            self.connection = true;
+        } else if *name == CONTENT_LENGTH {
+            self.content_length = true;
+        } else if *name == TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+        } else if *name == EXPECT {
+            self.expect = true;
+        }
+    }
 }
 
 impl RequestHead {
     /// The head from its bytes and where httparse found its parts.
     fn build(raw: Bytes, parsed: Parsed) -> Result<RequestHead> {
         let mut headers = HeaderMap::with_capacity(parsed.lines.len());
+        let mut seen = FramingHeaders::default();
         for (name, value) in &parsed.lines {
             let name = HeaderName::from_bytes(&raw[name.clone()])
                 .map_err(|_| bad_request("invalid header name"))?;
+            seen.note(&name);
             // SAFETY: httparse accepted these bytes as a header value, and the bytes it accepts
             // (tab, 0x20-0x7E, 0x80-0xFF) are exactly those `HeaderValue` allows; checking
             // them again would cost a pass over every value (long tokens included).
@@ -77,6 +106,7 @@ impl RequestHead {
             raw,
             authority: parsed.authority,
             lines: parsed.lines,
+            seen,
         })
     }
 
@@ -141,7 +171,8 @@ pub struct Session {
     continued: bool,
     /// When the last response was sent (or the connection opened): idle time counts from it.
     last_active: Instant,
-    idle: Option<Pin<Box<Sleep>>>,
+    idle: LazyTimer,
+    backend_timer: LazyTimer,
     secure: bool,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
@@ -168,7 +199,8 @@ impl Session {
             complete: false,
             continued: false,
             last_active: Instant::now(),
-            idle: None,
+            idle: LazyTimer::default(),
+            backend_timer: LazyTimer::default(),
         }
     }
 
@@ -226,33 +258,25 @@ impl Session {
     }
 
     /// Waits for the first bytes of a request, at most `limit` after the last response; None
-    /// when the connection stayed idle that long. The connection's one idle timer is re-armed
-    /// only when it fires while the connection was active since, so steady traffic costs no
-    /// timer operations.
+    /// when the connection stayed idle that long. Steady traffic costs no timer operations
+    /// (see [`LazyTimer`]).
     async fn read_idle(&mut self, limit: Option<Duration>) -> Option<std::io::Result<usize>> {
         let Some(limit) = limit else {
             return Some(self.stream.read_buf(&mut self.buf).await);
         };
-        let deadline = tokio::time::Instant::from_std(self.last_active + limit);
         let Session {
-            stream, buf, idle, ..
+            stream,
+            buf,
+            idle,
+            last_active,
+            ..
         } = self;
-        let timer = idle.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if timer.deadline() > deadline {
-            timer.as_mut().reset(deadline);
-        }
-        loop {
-            tokio::select! {
-                biased;
-                read = stream.read_buf(buf) => return Some(read),
-                () = timer.as_mut() => {
-                    if tokio::time::Instant::now() >= deadline {
-                        return None;
-                    }
-                    timer.as_mut().reset(deadline);
-                }
-            }
-        }
+        idle.run(*last_active + limit, stream.read_buf(buf)).await
+    }
+
+    /// The connection's timer for waits on a backend's response.
+    pub fn backend_timer(&mut self) -> &mut LazyTimer {
+        &mut self.backend_timer
     }
 
     fn take_head(&mut self, parsed: Parsed) -> Result<()> {
@@ -408,7 +432,7 @@ impl Session {
         match resp.framing {
             Framing::Length(n) => {
                 out.put_slice(b"Content-Length: ");
-                out.put_slice(itoa(n, &mut [0; 20]));
+                out.put_slice(itoa::Buffer::new().format(n).as_bytes());
                 out.put_slice(b"\r\n");
             }
             Framing::Chunked => out.put_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -532,7 +556,13 @@ impl Session {
 /// head loses a Content-Length that Transfer-Encoding overrides.
 fn framing(head: &mut RequestHead) -> Result<(RequestBody, bool)> {
     let mut keepalive = head.version == Version::HTTP_11;
-    for v in head.headers.get_all(CONNECTION) {
+    let seen = head.seen;
+    for v in seen
+        .connection
+        .then(|| head.headers.get_all(CONNECTION))
+        .into_iter()
+        .flatten()
+    {
         for token in v.as_bytes().split(|&b| b == b',') {
             let token = token.trim_ascii();
             if token.eq_ignore_ascii_case(b"close") {
@@ -544,10 +574,10 @@ fn framing(head: &mut RequestHead) -> Result<(RequestBody, bool)> {
             }
         }
     }
-    if head.headers.get_all(HOST).iter().count() > 1 {
+    if seen.hosts > 1 {
         return Err(bad_request("more than one Host"));
     }
-    if head.headers.contains_key(TRANSFER_ENCODING) {
+    if seen.transfer_encoding {
         if head.version == Version::HTTP_10 {
             return Err(bad_request("Transfer-Encoding on HTTP/1.0"));
         }
@@ -558,6 +588,9 @@ fn framing(head: &mut RequestHead) -> Result<(RequestBody, bool)> {
             keepalive = false;
         }
         return Ok((RequestBody::Chunked(Chunk::Size), keepalive));
+    }
+    if !seen.content_length {
+        return Ok((RequestBody::Empty, keepalive));
     }
     match content_length(&head.headers) {
         Ok(Some(n)) if n > 0 => Ok((RequestBody::Length(n), keepalive)),
@@ -602,6 +635,7 @@ fn content_length(headers: &HeaderMap) -> std::result::Result<Option<u64>, ()> {
 /// Whether the client waits for `100 Continue` before sending its body.
 pub fn expects_continue(head: &RequestHead) -> bool {
     head.version == Version::HTTP_11
+        && head.seen.expect
         && head
             .headers
             .get(EXPECT)
@@ -717,19 +751,6 @@ fn escape_request_line(buf: &[u8]) -> Option<BytesMut> {
     }
     out.put_slice(&buf[method_end + 1 + target.len()..]);
     Some(out)
-}
-
-/// `n` in decimal, written into the end of `out`.
-fn itoa(mut n: u64, out: &mut [u8; 20]) -> &[u8] {
-    let mut i = out.len();
-    loop {
-        i -= 1;
-        out[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return &out[i..];
-        }
-    }
 }
 
 /// Writes `{len:x}\r\n` into `out`; returns its length.
@@ -880,13 +901,6 @@ mod tests {
         assert!(framing(&mut h).unwrap().1);
         let mut h = head("GET / HTTP/1.1\r\nConnection: upgrade, close\r\n\r\n");
         assert!(!framing(&mut h).unwrap().1);
-    }
-
-    #[test]
-    fn lengths_are_decimal() {
-        for n in [0, 7, 10, 1234567890, u64::MAX] {
-            assert_eq!(itoa(n, &mut [0; 20]), n.to_string().as_bytes());
-        }
     }
 
     #[test]

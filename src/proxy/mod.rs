@@ -17,6 +17,7 @@ mod logging;
 mod pool;
 mod request;
 mod respond;
+mod timer;
 
 pub use http1::{RequestHead, Session};
 

@@ -2,6 +2,7 @@
 //! own single-threaded runtime (`work_stealing: false`), and a socket stays with the runtime
 //! that registered it, so the pool needs no lock.
 
+use foldhash::fast::FixedState;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,9 +14,12 @@ const IDLE: Duration = Duration::from_secs(55);
 /// Idle connections kept per backend address and thread.
 const PER_ADDR: usize = 256;
 
+/// Idle connections by backend address, each with when it became idle. The addresses are
+/// configured ones, so a fixed hash seed is fine.
+type Idle = HashMap<SocketAddr, Vec<(TcpStream, Instant)>, FixedState>;
+
 thread_local! {
-    static IDLE_CONNS: RefCell<HashMap<SocketAddr, Vec<(TcpStream, Instant)>>> =
-        RefCell::new(HashMap::new());
+    static IDLE_CONNS: RefCell<Idle> = RefCell::new(Idle::default());
 }
 
 /// A live idle connection to `addr`, if one is pooled. Connections the peer has closed (or that

@@ -89,7 +89,7 @@ pub async fn serve(
 
 /// The client holds its body back until it gets `100 Continue` (RFC 9110 §10.1.1).
 pub(super) fn expects_continue(session: &mut Session) -> bool {
-    super::http1::expects_continue(session.req_header()) && !session.is_body_empty()
+    !session.is_body_empty() && super::http1::expects_continue(session.req_header())
 }
 
 /// Sends the interim `100 Continue` a client waits for before sending its body (the session

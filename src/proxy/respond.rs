@@ -60,7 +60,7 @@ pub fn add_ids(h: &mut ResponseHead, ctx: &RequestCtx) {
         ("x-amz-apigw-id", ctx.info.extended_request_id.as_str()),
     ] {
         // Ids are ASCII letters, digits, '-' and '='.
-        let _ = h.append(name, value.as_bytes());
+        h.append_valid(name, value.as_bytes());
     }
 }
 
