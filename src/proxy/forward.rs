@@ -202,6 +202,7 @@ async fn exchange(
         }
     };
     if !no_body {
+        // Completes a body whose last bytes did not say so (a no-op otherwise).
         session.write_response_body(Bytes::new(), true).await?;
     }
     super::cache::end_stream(ctx);
@@ -632,10 +633,16 @@ async fn read_body(conn: &mut Conn, buf: &mut BytesMut, limit: Duration) -> Resu
     }
 }
 
-async fn send_down(session: &mut Session, ctx: &mut RequestCtx, data: Bytes) -> Result<(), Stop> {
+/// Passes body bytes to the client; `end` when they are the last.
+async fn send_down(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    data: Bytes,
+    end: bool,
+) -> Result<(), Stop> {
     ctx.outcome.response_length += data.len() as u64;
     super::cache::collect(ctx, &data);
-    session.write_response_body(data, false).await?;
+    session.write_response_body(data, end).await?;
     Ok(())
 }
 
@@ -653,7 +660,7 @@ async fn copy_length(
             let take = (buf.len() as u64).min(left) as usize;
             let data = buf.split_to(take).freeze();
             left -= take as u64;
-            send_down(session, ctx, data).await?;
+            send_down(session, ctx, data, left == 0).await?;
         }
         if left == 0 {
             return Ok(buf.is_empty());
@@ -680,7 +687,7 @@ async fn copy_chunked(
         match decode_chunk(state, buf)? {
             Decoded::Data(data, next) => {
                 state = next;
-                send_down(session, ctx, data).await?;
+                send_down(session, ctx, data, false).await?;
             }
             Decoded::Next(next) => state = next,
             Decoded::End => return Ok(buf.is_empty()),
@@ -707,7 +714,7 @@ async fn copy_until_close(
     loop {
         if !buf.is_empty() {
             let data = buf.split().freeze();
-            send_down(session, ctx, data).await?;
+            send_down(session, ctx, data, false).await?;
         }
         if read_body(conn, buf, limit).await? == 0 {
             return Ok(());

@@ -79,8 +79,8 @@ impl FramingHeaders {
 
 impl RequestHead {
     /// The head from its bytes and where httparse found its parts.
-    fn build(raw: Bytes, parsed: Parsed) -> Result<RequestHead> {
-        let mut headers = HeaderMap::with_capacity(parsed.lines.len());
+    fn build(raw: Bytes, parsed: Parsed, mut headers: HeaderMap) -> Result<RequestHead> {
+        headers.reserve(parsed.lines.len());
         let mut seen = FramingHeaders::default();
         for (name, value) in &parsed.lines {
             let name = HeaderName::from_bytes(&raw[name.clone()])
@@ -173,6 +173,8 @@ pub struct Session {
     last_active: Instant,
     idle: LazyTimer,
     backend_timer: LazyTimer,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
     secure: bool,
     peer: Option<SocketAddr>,
     local: Option<SocketAddr>,
@@ -201,6 +203,7 @@ impl Session {
             last_active: Instant::now(),
             idle: LazyTimer::default(),
             backend_timer: LazyTimer::default(),
+            unflushed: false,
         }
     }
 
@@ -208,7 +211,10 @@ impl Session {
     /// keep-alive timeout) before sending one. A malformed head is an `InvalidHTTPHeader`
     /// error (answered with 400).
     pub async fn read_request(&mut self) -> Result<bool> {
-        self.head = RequestHead::default();
+        // A fresh head, keeping the last one's header map (emptied) for its allocations.
+        let mut headers = std::mem::take(&mut self.head).headers;
+        headers.clear();
+        self.head.headers = headers;
         self.response = None;
         self.complete = false;
         self.continued = false;
@@ -281,7 +287,8 @@ impl Session {
 
     fn take_head(&mut self, parsed: Parsed) -> Result<()> {
         let raw = self.buf.split_to(parsed.len).freeze();
-        let mut head = RequestHead::build(raw, parsed)?;
+        let headers = std::mem::take(&mut self.head.headers);
+        let mut head = RequestHead::build(raw, parsed, headers)?;
         let (body, keepalive) = framing(&mut head)?;
         self.head = head;
         self.body = body;
@@ -305,6 +312,15 @@ impl Session {
 
     pub fn get_keepalive(&self) -> Option<u64> {
         self.keepalive
+    }
+
+    /// The request body's length as its head declares it (before any of it is read).
+    pub fn declared_length(&self) -> Option<u64> {
+        match self.body {
+            RequestBody::Length(n) => Some(n),
+            RequestBody::Empty => Some(0),
+            RequestBody::Chunked(_) | RequestBody::Done => None,
+        }
     }
 
     pub fn is_body_empty(&self) -> bool {
@@ -504,19 +520,25 @@ impl Session {
         if self.out.is_empty() {
             return Ok(());
         }
+        self.unflushed = true;
         let r = self.stream.write_all(&self.out).await;
         self.out.clear();
         r.map_err(|e| Error::because(ErrorType::WriteError, "response", e))
     }
 
     async fn send(&mut self, data: &[u8]) -> Result<()> {
+        self.unflushed = true;
         self.stream
             .write_all(data)
             .await
             .map_err(|e| Error::because(ErrorType::WriteError, "response", e))
     }
 
+    /// Flushes what was written since the last flush (a TLS stream holds records back).
     async fn flush(&mut self) -> Result<()> {
+        if !std::mem::take(&mut self.unflushed) {
+            return Ok(());
+        }
         self.stream
             .flush()
             .await
@@ -797,7 +819,7 @@ mod tests {
             Ok(Some(p)) => p,
             _ => panic!("not a complete head: {raw:?}"),
         };
-        RequestHead::build(buf.freeze(), parsed).unwrap()
+        RequestHead::build(buf.freeze(), parsed, HeaderMap::new()).unwrap()
     }
 
     #[test]

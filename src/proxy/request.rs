@@ -165,7 +165,7 @@ fn route(session: &Session, ctx: &mut RequestCtx, snap: &Arc<Snapshot>) -> Resul
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-    if content_length(session).is_some_and(|n| n > MAX_BODY) {
+    if session.declared_length().is_some_and(|n| n > MAX_BODY) {
         return Err(Failure::new(G::RequestTooLarge));
     }
     match &method.integration {
@@ -210,15 +210,6 @@ pub async fn read_body(session: &mut Session) -> Result<Option<Bytes>> {
         buf.extend_from_slice(&chunk);
     }
     Ok(Some(buf.freeze()))
-}
-
-pub(super) fn content_length(session: &Session) -> Option<u64> {
-    session
-        .req_header()
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse().ok())
 }
 
 /// Unknown API or stage; `respond::gateway_reply` answers 403 `{"message":"Forbidden"}` for
