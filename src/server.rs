@@ -137,9 +137,11 @@ pub fn run(path: PathBuf, daemon: bool, upgrade: bool) -> i32 {
     let mut proxy = Service::new("tollgate".to_string(), gateway);
     proxy.threads = Some(s.threads);
     for l in &s.listen {
-        // The client session keeps its own buffers: Pingora's (a 64 KiB read buffer per
-        // connection, a write buffer) would only copy every byte once more.
-        proxy.add_listener(ListenerConfig::tcp(l).l4_buffer(L4BufferSettings::unbuffered()));
+        // The client session gathers each response in a buffer of its own: Pingora's write
+        // buffer would only copy it once more. Its read buffer stays: with reads straight from
+        // the socket, clients stalled across an `--upgrade` hand-over (tests/operations.rs).
+        let unbuffered_writes = L4BufferSettings::default().write(0);
+        proxy.add_listener(ListenerConfig::tcp(l).l4_buffer(unbuffered_writes));
     }
     server.add_service(proxy);
     if let Some(admin_addr) = &s.admin {
