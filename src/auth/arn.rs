@@ -39,6 +39,26 @@ pub fn method_arn(
     s
 }
 
+/// The length of [`method_arn`]'s ARN for the same parts, without writing it.
+pub fn method_arn_len(
+    region: &str,
+    account: &str,
+    api_id: &str,
+    stage: &str,
+    method: &str,
+    path: &str,
+) -> usize {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    "arn:aws:execute-api:".len()
+        + region.len()
+        + account.len()
+        + api_id.len()
+        + stage.len()
+        + method.len()
+        + path.len()
+        + 5
+}
+
 /// Expands a resource policy's short form `execute-api:/stage/GET/pets` (or `execute-api:/*`)
 /// to the API's full ARN, as API Gateway does when a policy is saved; other values unchanged.
 pub fn expand_short_form(resource: &str, region: &str, account: &str, api_id: &str) -> String {
@@ -232,6 +252,18 @@ mod tests {
             "arn:aws:execute-api:r:1:api/*"
         );
         assert_eq!(expand_short_form("arn:aws:x", "r", "1", "a"), "arn:aws:x");
+    }
+
+    #[test]
+    fn method_arn_lengths() {
+        for path in ["/pets/a1b2", "/", "", "pets", "//x"] {
+            let parts = ("eu-west-1", "123456789012", "abc", "prod", "DELETE", path);
+            assert_eq!(
+                method_arn_len(parts.0, parts.1, parts.2, parts.3, parts.4, parts.5),
+                method_arn(parts.0, parts.1, parts.2, parts.3, parts.4, parts.5).len(),
+                "{path}"
+            );
+        }
     }
 
     #[test]

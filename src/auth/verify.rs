@@ -130,6 +130,7 @@ pub enum Form {
 pub struct Verified<'k, U> {
     /// What the lookup returned for the access key.
     pub caller: &'k U,
+    #[cfg(test)]
     pub access_key_id: String,
     /// The signature's entry in the cache of verified signatures, when it has one.
     pub kept: Option<Arc<SignedInputs>>,
@@ -554,6 +555,7 @@ impl<'k, U> Checked<'_, 'k, U> {
     fn passed(self, kept: Option<Arc<SignedInputs>>) -> Verified<'k, U> {
         Verified {
             caller: self.caller,
+            #[cfg(test)]
             access_key_id: self.claim.access_key_id.into_owned(),
             kept,
             #[cfg(test)]

@@ -8,7 +8,7 @@ use super::request::{expects_continue, read_body};
 use super::respond::Reply;
 use super::{RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
-use crate::auth::arn::method_arn;
+use crate::auth::arn::{method_arn, method_arn_len};
 use crate::auth::authorizers::{self, Calls};
 use crate::auth::verify::{self, SignedRequest};
 use crate::client::Outbound;
@@ -92,11 +92,17 @@ pub async fn control(
     if authorization == AuthorizationType::None && api.resource_policy.is_none() {
         return Ok(());
     }
+    let method = &api.methods[m];
+    let stage = &api.stages[s];
     let api_access = access::Api {
         region: &snap.server.region,
         account: &snap.server.account_id,
         resource_policy: api.resource_policy.as_ref(),
     };
+    // Policies read the method ARN and the caller's headers: a token authorizer's alone
+    // reads neither.
+    let policies_apply =
+        authorization != AuthorizationType::CognitoUserPools || api.resource_policy.is_some();
     let arn = {
         let req = session.req_header();
         let (path, _) = req.path_and_query();
@@ -104,19 +110,20 @@ pub async fn control(
         let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
             return Err(Failure::new(G::Default4xx));
         };
-        method_arn(
-            &snap.server.region,
-            &snap.server.account_id,
-            &api.id,
-            &api.stages[s].name,
-            req.method.as_str(),
-            resource_path,
-        )
+        let (region, account) = (&snap.server.region, &snap.server.account_id);
+        let verb = req.method.as_str();
+        if method_arn_len(region, account, &api.id, &stage.name, verb, resource_path)
+            > MAX_METHOD_ARN
+        {
+            ctx.reply = Some(uri_too_long());
+            return Err(Failure::new(G::Default4xx));
+        }
+        if policies_apply {
+            method_arn(region, account, &api.id, &stage.name, verb, resource_path)
+        } else {
+            String::new()
+        }
     };
-    if arn.len() > MAX_METHOD_ARN {
-        ctx.reply = Some(uri_too_long());
-        return Err(Failure::new(G::Default4xx));
-    }
     if authorization == AuthorizationType::AwsIam
         && ctx.request_body.is_none()
         && !session.is_body_empty()
@@ -157,7 +164,11 @@ pub async fn control(
     } else {
         Vec::new()
     };
-    let header = |name| req.headers.get(name).and_then(header_text);
+    let header = |name| {
+        policies_apply
+            .then(|| req.headers.get(name).and_then(header_text))
+            .flatten()
+    };
     let request = access::Request {
         authorization,
         method_arn: &arn,
@@ -174,8 +185,8 @@ pub async fn control(
         secure_transport: session.is_secure(),
         now: ctx.info.start,
         invalidation_requested: authorization == AuthorizationType::AwsIam
-            && api.stages[s].cache.is_some()
-            && api.stages[s].methods[m].cache.is_some()
+            && stage.cache.is_some()
+            && stage.methods[m].cache.is_some()
             && crate::cache::policy::wants_refresh(
                 req.headers
                     .get_all(http::header::CACHE_CONTROL)
@@ -190,9 +201,26 @@ pub async fn control(
             AuthorizationType::Custom | AuthorizationType::CognitoUserPools
         )
     {
-        let authorized = {
-            let view = ctx.view(snap, req, "");
-            authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
+        let jwt = match authorization {
+            AuthorizationType::CognitoUserPools => authorizers::jwt_authorizer(api, stage, method),
+            _ => None,
+        };
+        let authorized = match jwt {
+            // A token authorizer reads the headers only: no view of the request is made.
+            Some(jwt) => Some(
+                authorizers::evaluate_jwt(
+                    jwt,
+                    &req.headers,
+                    method,
+                    callers,
+                    ctx.info.request_id.as_str(),
+                )
+                .await?,
+            ),
+            None => {
+                let view = ctx.view(snap, req, "");
+                authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
+            }
         };
         if let Some(a) = authorized {
             decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {
