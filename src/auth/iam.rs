@@ -56,6 +56,9 @@ impl IamUser {
 pub struct IamUsers {
     users: Vec<IamUser>,
     by_key: ByKey,
+    /// Some user's policy has a condition: a decision may read more of the request than the
+    /// action and the resource.
+    conditional: bool,
     /// Signatures of these users' requests verified recently.
     pub verified: VerifiedSignatures,
 }
@@ -162,11 +165,17 @@ impl IamUsers {
                 policies,
             });
         }
+        out.conditional = out.users.iter().any(|u| !u.unconditional);
         if problems.is_empty() {
             Ok(out)
         } else {
             Err(problems)
         }
+    }
+
+    /// Whether some user's decisions depend on more than the action and the resource.
+    pub fn conditional(&self) -> bool {
+        self.conditional
     }
 
     /// The user owning `access_key_id`, with its secret.

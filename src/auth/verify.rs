@@ -342,7 +342,15 @@ fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
     let mut out = [None; 4];
     for (k, v) in req.headers {
         let k = trim(k);
-        if let Some(i) = CLAIM_HEADERS.iter().position(|h| k.eq_ignore_ascii_case(h)) {
+        // The names differ in length: one comparison at most.
+        let i = match k.len() {
+            13 => 0,
+            10 => 1,
+            4 => 2,
+            20 => 3,
+            _ => continue,
+        };
+        if k.eq_ignore_ascii_case(CLAIM_HEADERS[i]) {
             out[i].get_or_insert(trim(v));
         }
     }
@@ -473,10 +481,19 @@ impl SignedInputs {
         {
             return false;
         }
+        // `signed_values` written out: a replay is checked on every request.
         let mut stored = self.headers.iter();
-        signed_values(req, &self.claim.signed_headers)
-            .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
-            && stored.next().is_none()
+        for (i, name) in signed_names(&self.claim.signed_headers).enumerate() {
+            for (k, v) in req.headers {
+                if trim(k).as_bytes().eq_ignore_ascii_case(name) {
+                    match stored.next() {
+                        Some((j, w)) if *j == i && **w == **v => {}
+                        _ => return false,
+                    }
+                }
+            }
+        }
+        stored.next().is_none()
     }
 }
 
@@ -534,11 +551,7 @@ fn validate<'a, 'k, U: 'k>(
     if secret.expiration.is_some_and(|e| now >= e) {
         return Err(SigV4Error::ExpiredToken);
     }
-    if !claim
-        .signed_headers
-        .split(';')
-        .any(|h| h == "host" || h == ":authority")
-    {
+    if !signed_names(&claim.signed_headers).any(|h| h == b"host" || h == b":authority") {
         return Err(SigV4Error::Incomplete(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
@@ -933,6 +946,12 @@ fn canonical_headers(req: &SignedRequest, signed: &str) -> String {
     out
 }
 
+/// The names of a `SignedHeaders` list, as bytes: split without a search for `;` (the list
+/// is short).
+fn signed_names(signed: &str) -> impl Iterator<Item = &[u8]> {
+    signed.as_bytes().split(|&b| b == b';')
+}
+
 /// The raw values of the signed headers, each with the position of its name in the signed
 /// list: names in signed order, values of one name in arrival order.
 fn signed_values<'r>(
@@ -1049,6 +1068,35 @@ mod tests {
     }
 
     /// The shortcuts read what the general forms read.
+    /// Each claim header is found by its length, then its name.
+    #[test]
+    fn claim_headers_by_length() {
+        let lengths: Vec<usize> = CLAIM_HEADERS.iter().map(|h| h.len()).collect();
+        assert_eq!(lengths, [13, 10, 4, 20]);
+        let headers = [
+            ("Host", "h"),
+            ("X-Amz-Date", " 20260101T000000Z "),
+            ("DATE", "d"),
+            ("Date", "second"),
+            ("dat", "x"),
+            (" authorization ", "a"),
+            ("X-Amz-Security-Token", "t"),
+            ("x-amz-security-tokeN", "u"),
+            ("x-amz-datx", "no"),
+        ];
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        assert_eq!(
+            claim_headers(&req),
+            [Some("a"), Some("20260101T000000Z"), Some("d"), Some("t")]
+        );
+    }
+
     #[test]
     fn trim_and_signature_shortcuts() {
         for v in [

@@ -10,6 +10,7 @@ use super::{RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::{method_arn, method_arn_len};
 use crate::auth::authorizers::{self, Calls};
+use crate::auth::policy::Policy;
 use crate::auth::verify::{self, SignedRequest};
 use crate::client::Outbound;
 use crate::compile::Snapshot;
@@ -164,8 +165,14 @@ pub async fn control(
     } else {
         Vec::new()
     };
+    // Only a policy condition reads `aws:UserAgent` and `aws:Referer`.
+    let conditions_apply = api
+        .resource_policy
+        .as_ref()
+        .is_some_and(Policy::has_conditions)
+        || (authorization == AuthorizationType::AwsIam && snap.iam.conditional());
     let header = |name| {
-        policies_apply
+        conditions_apply
             .then(|| req.headers.get(name).and_then(header_text))
             .flatten()
     };
@@ -260,10 +267,13 @@ fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
 
 /// The request's headers as SigV4 verification reads them, in arrival order.
 fn header_list(req: &super::RequestHead) -> Vec<(&str, &str)> {
-    req.headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), header_text(v)?)))
-        .collect()
+    let mut list = Vec::with_capacity(req.headers.len());
+    for (k, v) in &req.headers {
+        if let Some(v) = header_text(v) {
+            list.push((k.as_str(), v));
+        }
+    }
+    list
 }
 
 /// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).
