@@ -13,6 +13,7 @@ use crate::compile::{Method, RestApi, Stage, Upstream};
 use crate::config::model;
 use crate::functions::invoke::{FunctionTarget, InvokeFailure};
 use crate::functions::Invocation;
+use crate::ids::RequestId;
 use crate::integrations::lambda::{self as lambda_integration, FunctionRef};
 use crate::integrations::Failure;
 use crate::pipeline::RequestView;
@@ -248,7 +249,7 @@ pub async fn evaluate_jwt(
     headers: &HeaderMap,
     method: &Method,
     calls: &dyn Calls,
-    request_id: &str,
+    request_id: &RequestId,
 ) -> Result<Authorized, Failure> {
     jwt_authorized(jwt, headers, method, calls)
         .await
@@ -274,10 +275,10 @@ async fn jwt_authorized(
 
 /// The gateway response for a refusal.
 pub fn refused(r: Refusal, view: &RequestView<'_>) -> Failure {
-    refusal(r, view.info.request_id.as_str())
+    refusal(r, &view.info.request_id)
 }
 
-fn refusal(r: Refusal, request_id: &str) -> Failure {
+fn refusal(r: Refusal, request_id: &RequestId) -> Failure {
     match r {
         Refusal::Unauthorized => Failure::new(G::Unauthorized),
         Refusal::Denied => Failure::new(G::AccessDenied),
@@ -286,7 +287,7 @@ fn refusal(r: Refusal, request_id: &str) -> Failure {
             message: Some("User is not authorized to access this resource".into()),
         },
         Refusal::Misconfigured(why) => {
-            log::warn!("{request_id}: authorizer: {why}");
+            log::warn!("{}: authorizer: {why}", request_id.as_str());
             Failure {
                 kind: G::AuthorizerConfigurationError,
                 message: None,

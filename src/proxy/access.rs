@@ -8,7 +8,7 @@ use super::request::{expects_continue, read_body};
 use super::respond::Reply;
 use super::{RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
-use crate::auth::arn::{method_arn, method_arn_len};
+use crate::auth::arn::{stage_method_arn, stage_method_arn_len};
 use crate::auth::authorizers::{self, Calls};
 use crate::auth::policy::Policy;
 use crate::auth::verify::{self, SignedRequest};
@@ -111,16 +111,13 @@ pub async fn control(
         let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
             return Err(Failure::new(G::Default4xx));
         };
-        let (region, account) = (&snap.server.region, &snap.server.account_id);
         let verb = req.method.as_str();
-        if method_arn_len(region, account, &api.id, &stage.name, verb, resource_path)
-            > MAX_METHOD_ARN
-        {
+        if stage_method_arn_len(&stage.arn_prefix, verb, resource_path) > MAX_METHOD_ARN {
             ctx.reply = Some(uri_too_long());
             return Err(Failure::new(G::Default4xx));
         }
         if policies_apply {
-            method_arn(region, account, &api.id, &stage.name, verb, resource_path)
+            stage_method_arn(&stage.arn_prefix, verb, resource_path)
         } else {
             String::new()
         }
@@ -215,14 +212,8 @@ pub async fn control(
         let authorized = match jwt {
             // A token authorizer reads the headers only: no view of the request is made.
             Some(jwt) => Some(
-                authorizers::evaluate_jwt(
-                    jwt,
-                    &req.headers,
-                    method,
-                    callers,
-                    ctx.info.request_id.as_str(),
-                )
-                .await?,
+                authorizers::evaluate_jwt(jwt, &req.headers, method, callers, &ctx.info.request_id)
+                    .await?,
             ),
             None => {
                 let view = ctx.view(snap, req, "");
