@@ -19,7 +19,7 @@
 
 use super::iam::{IamUser, IamUsers};
 use super::policy::{self, Caller, Decision, Policy};
-use super::verify::{self, Expected, SignedRequest};
+use super::verify::{self, ClaimHeaders, Expected, SignedRequest};
 use crate::responses::GatewayResponseType as G;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -71,7 +71,11 @@ pub struct Request<'a> {
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`.
     pub method_arn: &'a str,
     pub signed: SignedRequest<'a>,
+    /// `signed`'s claim headers when they were found while its headers were listed; None:
+    /// read from the list.
+    pub claim_headers: Option<ClaimHeaders<'a>>,
     pub source_ip: Option<IpAddr>,
+    /// `aws:UserAgent` and `aws:Referer`: may be left None where no policy has a condition.
     pub user_agent: Option<&'a str>,
     pub referer: Option<&'a str>,
     pub secure_transport: bool,
@@ -274,8 +278,12 @@ pub fn precheck_iam(
 }
 
 fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
-    let verified = verify::verify_cached(
+    let claims = req
+        .claim_headers
+        .unwrap_or_else(|| ClaimHeaders::of(&req.signed));
+    let verified = verify::verify_cached_with(
         &req.signed,
+        claims,
         &expected(api),
         req.now,
         |k| users.lookup(k),
@@ -463,6 +471,7 @@ mod tests {
                 headers,
                 body: b"",
             },
+            claim_headers: None,
             source_ip: Some(ip.parse().unwrap()),
             user_agent: None,
             referer: None,
@@ -818,6 +827,7 @@ mod tests {
                 headers: &[],
                 body: b"",
             },
+            claim_headers: None,
             source_ip: None,
             user_agent: None,
             referer: None,

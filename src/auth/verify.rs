@@ -238,26 +238,6 @@ impl Claim<'_> {
         }
     }
 
-    /// A view of this claim that borrows its text (no allocation).
-    fn reborrow(&self) -> Claim<'_> {
-        fn view(c: &str) -> Cow<'_, str> {
-            Cow::Borrowed(c)
-        }
-        Claim {
-            form: self.form,
-            access_key_id: view(&self.access_key_id),
-            scope_date: view(&self.scope_date),
-            scope_region: view(&self.scope_region),
-            scope_service: view(&self.scope_service),
-            signed_headers: view(&self.signed_headers),
-            signature: view(&self.signature),
-            amz_date: view(&self.amz_date),
-            time: self.time,
-            expires: self.expires,
-            session_token: self.session_token.as_deref().map(view),
-        }
-    }
-
     /// How long after its signing time the request is accepted.
     fn window(&self) -> Duration {
         self.expires.map_or(MAX_SKEW, Duration::from_secs)
@@ -285,17 +265,68 @@ pub fn verify_cached<'k, U>(
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
     verified: &VerifiedSignatures,
 ) -> Result<Verified<'k, U>, SigV4Error> {
+    let claims = ClaimHeaders::of(req);
+    verify_cached_with(req, claims, expected, now, lookup, verified)
+}
+
+/// [`verify_cached`], with the request's [`ClaimHeaders`] found already.
+pub fn verify_cached_with<'k, U>(
+    req: &SignedRequest,
+    claims: ClaimHeaders,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+    verified: &VerifiedSignatures,
+) -> Result<Verified<'k, U>, SigV4Error> {
     let payload_hash = payload_hash(req.body);
-    let claim_headers = claim_headers(req);
+    let claim_headers = claims.0;
     if let Some(inputs) = raw_signature(req, claim_headers[0]).and_then(|s| verified.0.get(s, now))
     {
         if inputs.matches(req, &claim_headers, &payload_hash) {
             // The same bytes make the same claim: only its checks run again.
-            let checked = validate(inputs.claim.reborrow(), expected, now, lookup)?;
-            return Ok(checked.passed(Some(inputs.clone())));
+            let claim = &inputs.claim;
+            let (caller, _) = admit(claim, expected, now, lookup)?;
+            return Ok(Verified {
+                caller,
+                #[cfg(test)]
+                access_key_id: claim.access_key_id.to_string(),
+                #[cfg(test)]
+                form: claim.form,
+                kept: Some(inputs),
+            });
         }
     }
     check(req, expected, now, lookup)?.signature(req, &payload_hash, now, Some(verified))
+}
+
+/// The first value of each header a claim is read from ([`CLAIM_HEADERS`]), trimmed: found
+/// while the request's headers are listed ([`ClaimHeaders::note`]), or from the list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimHeaders<'a>([Option<&'a str>; 4]);
+
+impl<'a> ClaimHeaders<'a> {
+    /// Read from `req.headers`.
+    pub fn of(req: &SignedRequest<'a>) -> ClaimHeaders<'a> {
+        ClaimHeaders(claim_headers(req))
+    }
+
+    /// Takes note of one of the request's headers, in arrival order: the first value of a
+    /// claim header is kept. A `HeaderName` compares by its kind (most are standard headers)
+    /// rather than by its text.
+    pub fn note(&mut self, name: &http::HeaderName, value: &'a str) {
+        let i = if *name == http::header::AUTHORIZATION {
+            0
+        } else if *name == http::header::DATE {
+            2
+        } else if name == CLAIM_HEADERS[1] {
+            1
+        } else if name == CLAIM_HEADERS[3] {
+            3
+        } else {
+            return;
+        };
+        self.0[i].get_or_insert(trim(value));
+    }
 }
 
 /// The signature as sent, found without parsing the rest: the `Signature=` of the
@@ -327,6 +358,7 @@ fn last_signature_parameter(query: &str) -> Option<&str> {
 
 /// `s` without leading and trailing whitespace, as [`str::trim`]: a string that begins and
 /// ends with ASCII other than whitespace is returned whole without decoding characters.
+#[inline]
 fn trim(s: &str) -> &str {
     let plain = |b: &u8| b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r');
     let b = s.as_bytes();
@@ -474,10 +506,15 @@ impl SignedInputs {
             || *self.path != *req.path
             || *self.query != *req.query
             || *self.payload_hash != *payload_hash
-            || !claim_headers
-                .iter()
-                .zip(&self.claim_headers)
-                .all(|(got, kept)| *got == kept.as_deref())
+        {
+            return false;
+        }
+        let kept = &self.claim_headers;
+        // Compared one by one: the four are checked on every replay.
+        if claim_headers[0] != kept[0].as_deref()
+            || claim_headers[1] != kept[1].as_deref()
+            || claim_headers[2] != kept[2].as_deref()
+            || claim_headers[3] != kept[3].as_deref()
         {
             return false;
         }
@@ -537,8 +574,23 @@ fn validate<'a, 'k, U: 'k>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Checked<'a, 'k, U>, SigV4Error> {
-    check_scope(&claim, expected)?;
-    check_time(&claim, now)?;
+    let (caller, secret) = admit(&claim, expected, now, lookup)?;
+    Ok(Checked {
+        claim,
+        caller,
+        secret,
+    })
+}
+
+/// [`validate`]'s checks, reading the claim where it is: the caller and its secret.
+fn admit<'k, U: 'k>(
+    claim: &Claim,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<(&'k U, &'k SecretKey), SigV4Error> {
+    check_scope(claim, expected)?;
+    check_time(claim, now)?;
     let (caller, secret) = lookup(&claim.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
     let token_ok = match (&secret.session_token, &claim.session_token) {
         (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
@@ -556,11 +608,7 @@ fn validate<'a, 'k, U: 'k>(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    Ok(Checked {
-        claim,
-        caller,
-        secret,
-    })
+    Ok((caller, secret))
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
@@ -1068,6 +1116,48 @@ mod tests {
     }
 
     /// The shortcuts read what the general forms read.
+    /// Claim headers noted while a header map is listed are those read from the list.
+    #[test]
+    fn claim_headers_noted_from_a_header_map() {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in [
+            ("host", "h"),
+            ("x-amz-date", " 20260101T000000Z"),
+            ("date", "d"),
+            ("x-amz-date", "second"),
+            ("authorization", "AWS4-HMAC-SHA256 a "),
+            ("x-amz-security-token", "t"),
+            ("x-amz-datex", "no"),
+            ("dates", "no"),
+        ] {
+            map.append(k, v.parse().unwrap());
+        }
+        let mut noted = ClaimHeaders::default();
+        let mut list = Vec::new();
+        for (k, v) in &map {
+            let v = v.to_str().unwrap();
+            list.push((k.as_str(), v));
+            noted.note(k, v);
+        }
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &list,
+            body: b"",
+        };
+        assert_eq!(noted, ClaimHeaders::of(&req));
+        assert_eq!(
+            noted.0,
+            [
+                Some("AWS4-HMAC-SHA256 a"),
+                Some("20260101T000000Z"),
+                Some("d"),
+                Some("t")
+            ]
+        );
+    }
+
     /// Each claim header is found by its length, then its name.
     #[test]
     fn claim_headers_by_length() {

@@ -11,7 +11,7 @@ use crate::auth::access::{self, AuthorizationType};
 use crate::auth::arn::{stage_method_arn, stage_method_arn_len};
 use crate::auth::authorizers::{self, Calls};
 use crate::auth::policy::Policy;
-use crate::auth::verify::{self, SignedRequest};
+use crate::auth::verify::{self, ClaimHeaders, SignedRequest};
 use crate::client::Outbound;
 use crate::compile::Snapshot;
 use crate::compile::Upstream;
@@ -130,7 +130,7 @@ pub async fn control(
         {
             let req = session.req_header();
             let (path, query) = req.path_and_query();
-            let headers = header_list(req);
+            let (headers, _) = header_list(req);
             let signed = SignedRequest {
                 method: req.method.as_str(),
                 path,
@@ -157,10 +157,11 @@ pub async fn control(
     let req = session.req_header();
     let (path, query) = req.path_and_query();
     // Only a SigV4 verification reads the headers as a list.
-    let headers = if authorization == AuthorizationType::AwsIam {
-        header_list(req)
+    let (headers, claim_headers) = if authorization == AuthorizationType::AwsIam {
+        let (list, claims) = header_list(req);
+        (list, Some(claims))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     // Only a policy condition reads `aws:UserAgent` and `aws:Referer`.
     let conditions_apply = api
@@ -183,6 +184,7 @@ pub async fn control(
             headers: &headers,
             body: ctx.request_body.as_deref().unwrap_or_default(),
         },
+        claim_headers,
         source_ip: ctx.info.source_ip,
         user_agent: header(http::header::USER_AGENT),
         referer: header(http::header::REFERER),
@@ -256,15 +258,18 @@ fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
     }
 }
 
-/// The request's headers as SigV4 verification reads them, in arrival order.
-fn header_list(req: &super::RequestHead) -> Vec<(&str, &str)> {
+/// The request's headers as SigV4 verification reads them, in arrival order, with the ones
+/// its claim is read from.
+fn header_list(req: &super::RequestHead) -> (Vec<(&str, &str)>, ClaimHeaders<'_>) {
     let mut list = Vec::with_capacity(req.headers.len());
+    let mut claims = ClaimHeaders::default();
     for (k, v) in &req.headers {
         if let Some(v) = header_text(v) {
             list.push((k.as_str(), v));
+            claims.note(k, v);
         }
     }
-    list
+    (list, claims)
 }
 
 /// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).
