@@ -265,7 +265,8 @@ fn header_list(req: &super::RequestHead) -> (Vec<(&str, &str)>, ClaimHeaders<'_>
     let mut claims = ClaimHeaders::default();
     for (k, v) in &req.headers {
         if let Some(v) = header_text(v) {
-            list.push((k.as_str(), v));
+            let k = k.as_str();
+            list.push((k, v));
             claims.note(k, v);
         }
     }
