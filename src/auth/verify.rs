@@ -322,7 +322,10 @@ impl<'a> ClaimHeaders<'a> {
             20 => 3,
             _ => return,
         };
-        if name == CLAIM_HEADERS[i] {
+        // The first byte first: other names of these lengths (`host`, `user-agent`) differ
+        // there, and are told apart without a call to compare them.
+        let want = CLAIM_HEADERS[i];
+        if name.as_bytes()[0] == want.as_bytes()[0] && name == want {
             self.0[i].get_or_insert(trim(value));
         }
     }
