@@ -19,9 +19,10 @@
 
 use super::iam::{IamUser, IamUsers};
 use super::policy::{self, Caller, Decision, Policy};
-use super::verify::{self, Expected, SignedRequest};
+use super::verify::{self, ClaimHeaders, Expected, SignedRequest};
 use crate::responses::GatewayResponseType as G;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// `Method.authorizationType`.
@@ -70,7 +71,11 @@ pub struct Request<'a> {
     /// `arn:aws:execute-api:{region}:{account}:{api}/{stage}/{METHOD}/{path}`.
     pub method_arn: &'a str,
     pub signed: SignedRequest<'a>,
+    /// `signed`'s claim headers when they were found while its headers were listed; None:
+    /// read from the list.
+    pub claim_headers: Option<ClaimHeaders<'a>>,
     pub source_ip: Option<IpAddr>,
+    /// `aws:UserAgent` and `aws:Referer`: may be left None where no policy has a condition.
     pub user_agent: Option<&'a str>,
     pub referer: Option<&'a str>,
     pub secure_transport: bool,
@@ -80,14 +85,15 @@ pub struct Request<'a> {
     pub invalidation_requested: bool,
 }
 
-/// `$context.identity.*` of an IAM caller.
+/// `$context.identity.*` of an IAM caller: compiled with the user, so that a request shares
+/// the values rather than copying them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IamIdentity {
-    pub access_key: String,
-    pub account_id: String,
-    pub caller: String,
-    pub user: String,
-    pub user_arn: String,
+    pub access_key: Arc<str>,
+    pub account_id: Arc<str>,
+    pub caller: Arc<str>,
+    pub user: Arc<str>,
+    pub user_arn: Arc<str>,
 }
 
 /// A request let through.
@@ -272,8 +278,12 @@ pub fn precheck_iam(
 }
 
 fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, Denial> {
-    let verified = verify::verify_cached(
+    let claims = req
+        .claim_headers
+        .unwrap_or_else(|| ClaimHeaders::of(&req.signed));
+    let verified = verify::verify_cached_with(
         &req.signed,
+        claims,
         &expected(api),
         req.now,
         |k| users.lookup(k),
@@ -315,13 +325,7 @@ fn authorize_iam(api: &Api, users: &IamUsers, req: &Request) -> Result<Grant, De
         )));
     }
     Ok(Grant {
-        iam: Some(IamIdentity {
-            access_key: verified.access_key_id,
-            account_id: user.account_id.clone(),
-            caller: user.user_id.clone(),
-            user: user.user_id.clone(),
-            user_arn: user.arn.clone(),
-        }),
+        iam: Some(user.identity.clone()),
         may_invalidate_cache: req.invalidation_requested
             && user.account_id == api.account
             && decide(INVALIDATE_CACHE) == Decision::Allow,
@@ -467,6 +471,7 @@ mod tests {
                 headers,
                 body: b"",
             },
+            claim_headers: None,
             source_ip: Some(ip.parse().unwrap()),
             user_agent: None,
             referer: None,
@@ -531,9 +536,9 @@ mod tests {
         )
         .unwrap();
         let id = g.iam.unwrap();
-        assert_eq!(id.access_key, "AKIDALICE");
-        assert_eq!(id.account_id, ACCOUNT);
-        assert_eq!(id.user_arn, "arn:aws:iam::123456789012:user/alice");
+        assert_eq!(&*id.access_key, "AKIDALICE");
+        assert_eq!(&*id.account_id, ACCOUNT);
+        assert_eq!(&*id.user_arn, "arn:aws:iam::123456789012:user/alice");
         assert!(id.caller.starts_with("AIDA"));
         assert!(g.may_invalidate_cache);
         let g = run(None, I, Some(("bob", "AKIDBOB")), "/prod/pets", "1.2.3.4").unwrap();
@@ -822,6 +827,7 @@ mod tests {
                 headers: &[],
                 body: b"",
             },
+            claim_headers: None,
             source_ip: None,
             user_agent: None,
             referer: None,

@@ -39,6 +39,29 @@ pub fn method_arn(
     s
 }
 
+/// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/`: what every method ARN of a
+/// stage begins with, written once per stage ([`stage_method_arn`]).
+pub fn stage_arn_prefix(region: &str, account: &str, api_id: &str, stage: &str) -> Box<str> {
+    format!("arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/").into()
+}
+
+/// [`method_arn`] from its stage's [`stage_arn_prefix`].
+pub fn stage_method_arn(prefix: &str, method: &str, path: &str) -> String {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    let mut s = String::with_capacity(prefix.len() + method.len() + 1 + path.len());
+    s.push_str(prefix);
+    s.push_str(method);
+    s.push('/');
+    s.push_str(path);
+    s
+}
+
+/// The length of [`stage_method_arn`]'s ARN, without writing it.
+pub fn stage_method_arn_len(prefix: &str, method: &str, path: &str) -> usize {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    prefix.len() + method.len() + 1 + path.len()
+}
+
 /// Expands a resource policy's short form `execute-api:/stage/GET/pets` (or `execute-api:/*`)
 /// to the API's full ARN, as API Gateway does when a policy is saved; other values unchanged.
 pub fn expand_short_form(resource: &str, region: &str, account: &str, api_id: &str) -> String {
@@ -232,6 +255,20 @@ mod tests {
             "arn:aws:execute-api:r:1:api/*"
         );
         assert_eq!(expand_short_form("arn:aws:x", "r", "1", "a"), "arn:aws:x");
+    }
+
+    #[test]
+    fn stage_prefixes_make_the_same_arns() {
+        let prefix = stage_arn_prefix("eu-west-1", "123456789012", "abc", "prod");
+        assert_eq!(
+            &*prefix,
+            "arn:aws:execute-api:eu-west-1:123456789012:abc/prod/"
+        );
+        for path in ["/pets/a1b2", "/", "", "pets", "//x"] {
+            let whole = method_arn("eu-west-1", "123456789012", "abc", "prod", "GET", path);
+            assert_eq!(stage_method_arn(&prefix, "GET", path), whole, "{path}");
+            assert_eq!(stage_method_arn_len(&prefix, "GET", path), whole.len());
+        }
     }
 
     #[test]

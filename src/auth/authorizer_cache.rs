@@ -7,8 +7,9 @@
 //! Keys come from clients, so the hasher is keyed: foldhash, seeded at random per cache.
 
 use foldhash::fast::{FoldHasher, RandomState};
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ const SHARDS: usize = 16;
 /// memory as well.
 pub const MAX_KEY_BYTES: usize = 8192;
 
-type Shard<V, T> = RwLock<HashMap<String, (T, Arc<V>), Sampled>>;
+type Shard<V, T, K> = RwLock<HashMap<K, (T, Arc<V>), Sampled>>;
 
 /// Hashes a long key by its length, head and tail only: a token ends in its signature and
 /// identity values seldom share both ends, so a lookup does not hash a whole JWT. Keys that
@@ -53,15 +54,23 @@ impl Hasher for SampledHasher {
     }
 }
 
-pub struct TtlCache<V, T = Instant> {
-    shards: Box<[Shard<V, T>]>,
+/// Keyed by text (`String`) unless the owner looks keys up as bytes (`Box<[u8]>`).
+pub struct TtlCache<V, T = Instant, K = String> {
+    shards: Box<[Shard<V, T, K>]>,
     hasher: RandomState,
     per_shard: usize,
 }
 
 impl<V, T: Copy + Ord> TtlCache<V, T> {
-    /// A cache holding about `capacity` entries at most.
+    /// A cache holding about `capacity` entries at most, keyed by text.
     pub fn new(capacity: usize) -> TtlCache<V, T> {
+        TtlCache::with_capacity(capacity)
+    }
+}
+
+impl<V, T: Copy + Ord, K: Hash + Eq + AsRef<[u8]>> TtlCache<V, T, K> {
+    /// A cache holding about `capacity` entries at most.
+    pub fn with_capacity(capacity: usize) -> TtlCache<V, T, K> {
         TtlCache {
             shards: (0..SHARDS)
                 .map(|_| RwLock::new(HashMap::with_hasher(Sampled::default())))
@@ -73,16 +82,23 @@ impl<V, T: Copy + Ord> TtlCache<V, T> {
 
     /// The shard by the key's last bytes (a token's signature, an identity value's end), so
     /// that only the map hashes the whole key.
-    fn shard(&self, key: &str) -> &Shard<V, T> {
-        let b = key.as_bytes();
+    fn shard(&self, key: &[u8]) -> &Shard<V, T, K> {
+        let b = key;
         let tail = &b[b.len().saturating_sub(8)..];
         let i = self.hasher.hash_one(tail) as usize % SHARDS;
         &self.shards[i]
     }
 
     /// The value under `key` unless it expired by `now`.
-    pub fn get(&self, key: &str, now: T) -> Option<Arc<V>> {
-        let shard = self.shard(key).read().unwrap_or_else(|e| e.into_inner());
+    pub fn get<Q>(&self, key: &Q, now: T) -> Option<Arc<V>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + AsRef<[u8]> + ?Sized,
+    {
+        let shard = self
+            .shard(key.as_ref())
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         shard
             .get(key)
             .filter(|(expires, _)| *expires > now)
@@ -90,11 +106,14 @@ impl<V, T: Copy + Ord> TtlCache<V, T> {
     }
 
     /// Stores `value` under `key` until `expires`.
-    pub fn insert(&self, key: String, value: Arc<V>, expires: T, now: T) {
-        if expires <= now || key.len() > MAX_KEY_BYTES {
+    pub fn insert(&self, key: K, value: Arc<V>, expires: T, now: T) {
+        if expires <= now || key.as_ref().len() > MAX_KEY_BYTES {
             return;
         }
-        let mut shard = self.shard(&key).write().unwrap_or_else(|e| e.into_inner());
+        let mut shard = self
+            .shard(key.as_ref())
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
         if shard.len() >= self.per_shard && !shard.contains_key(&key) {
             shard.retain(|_, (e, _)| *e > now);
             if shard.len() >= self.per_shard {

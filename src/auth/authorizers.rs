@@ -9,16 +9,18 @@ use super::lambda_authorizer::{
     self, AuthorizerOutput, IdentitySource, Kind, LambdaAuthorizer, Refusal, AUTHORIZER_TIMEOUT,
 };
 use super::policy::{Caller, Decision, Request as PolicyRequest};
-use crate::compile::Upstream;
+use crate::compile::{Method, RestApi, Stage, Upstream};
 use crate::config::model;
 use crate::functions::invoke::{FunctionTarget, InvokeFailure};
 use crate::functions::Invocation;
+use crate::ids::RequestId;
 use crate::integrations::lambda::{self as lambda_integration, FunctionRef};
 use crate::integrations::Failure;
 use crate::pipeline::RequestView;
 use crate::responses::GatewayResponseType as G;
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::HeaderMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -220,22 +222,63 @@ pub async fn evaluate(
             )
             .await
         }
-        Authorizer::Jwt(jwt) => jwt
-            .authorize(view, &method.authorization_scopes, calls)
-            .await
-            .map(|claims| Authorized {
-                grant: Grant {
-                    authorizer: claims,
-                    usage_identifier_key: None,
-                },
-                decision: Decision::Allow,
-            }),
+        Authorizer::Jwt(jwt) => jwt_authorized(jwt, view.headers, method, calls).await,
     };
     result.map(Some).map_err(|r| refused(r, view))
 }
 
+/// The method's authorizer when it is a COGNITO_USER_POOLS one, on the stage that runs it:
+/// it reads nothing of the request but its headers ([`evaluate_jwt`]).
+pub fn jwt_authorizer<'a>(
+    api: &'a RestApi,
+    stage: &Stage,
+    method: &Method,
+) -> Option<&'a JwtAuthorizer> {
+    let index = method.authorizer?;
+    stage.authorizers.get(index)?;
+    match api.authorizers.get(index)? {
+        Authorizer::Jwt(jwt) => Some(jwt),
+        Authorizer::Lambda { .. } => None,
+    }
+}
+
+/// [`evaluate`] for a method whose authorizer is `jwt` ([`jwt_authorizer`]), without a view
+/// of the request: the same answers.
+pub async fn evaluate_jwt(
+    jwt: &JwtAuthorizer,
+    headers: &HeaderMap,
+    method: &Method,
+    calls: &dyn Calls,
+    request_id: &RequestId,
+) -> Result<Authorized, Failure> {
+    jwt_authorized(jwt, headers, method, calls)
+        .await
+        .map_err(|r| refusal(r, request_id))
+}
+
+async fn jwt_authorized(
+    jwt: &JwtAuthorizer,
+    headers: &HeaderMap,
+    method: &Method,
+    calls: &dyn Calls,
+) -> Result<Authorized, Refusal> {
+    jwt.authorize(headers, &method.authorization_scopes, calls)
+        .await
+        .map(|claims| Authorized {
+            grant: Grant {
+                authorizer: claims,
+                usage_identifier_key: None,
+            },
+            decision: Decision::Allow,
+        })
+}
+
 /// The gateway response for a refusal.
 pub fn refused(r: Refusal, view: &RequestView<'_>) -> Failure {
+    refusal(r, &view.info.request_id)
+}
+
+fn refusal(r: Refusal, request_id: &RequestId) -> Failure {
     match r {
         Refusal::Unauthorized => Failure::new(G::Unauthorized),
         Refusal::Denied => Failure::new(G::AccessDenied),
@@ -244,7 +287,7 @@ pub fn refused(r: Refusal, view: &RequestView<'_>) -> Failure {
             message: Some("User is not authorized to access this resource".into()),
         },
         Refusal::Misconfigured(why) => {
-            log::warn!("{}: authorizer: {why}", view.info.request_id.as_str());
+            log::warn!("{}: authorizer: {why}", request_id.as_str());
             Failure {
                 kind: G::AuthorizerConfigurationError,
                 message: None,

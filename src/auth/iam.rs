@@ -1,10 +1,12 @@
 //! IAM users from the configuration (`iam.users`): their access keys, identities and
 //! identity policies, compiled at load and looked up by access key id per request.
 
+use super::access::IamIdentity;
 use super::policy::{self, Attached, Caller, Decision, Policy};
 use super::verify::{SecretKey, VerifiedSignatures};
 use crate::config::model;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Access key ids to users: looked up per request with the client's key, so keyed.
 type ByKey = HashMap<String, usize, foldhash::fast::RandomState>;
@@ -18,6 +20,8 @@ pub struct IamUser {
     pub arn: String,
     /// The unique id AWS gives a user (`AIDA...`), stable for a name and account.
     pub user_id: String,
+    /// `$context.identity.*` of this user's requests, made once.
+    pub identity: IamIdentity,
     key: SecretKey,
     policies: Vec<Policy>,
     /// No policy has a condition: a decision depends only on the action and the resource.
@@ -52,6 +56,9 @@ impl IamUser {
 pub struct IamUsers {
     users: Vec<IamUser>,
     by_key: ByKey,
+    /// Some user's policy has a condition: a decision may read more of the request than the
+    /// action and the resource.
+    conditional: bool,
     /// Signatures of these users' requests verified recently.
     pub verified: VerifiedSignatures,
 }
@@ -131,9 +138,20 @@ impl IamUsers {
             .concat()
             .to_ascii_uppercase();
             out.by_key.insert(u.access_key_id.clone(), out.users.len());
+            let arn = format!("arn:aws:iam::{account_id}:user/{}", u.name);
+            let user_id = format!("AIDA{}", &id[..17]);
+            let caller: Arc<str> = user_id.as_str().into();
             out.users.push(IamUser {
-                arn: format!("arn:aws:iam::{account_id}:user/{}", u.name),
-                user_id: format!("AIDA{}", &id[..17]),
+                identity: IamIdentity {
+                    // A request's access key is this one: users are looked up by it.
+                    access_key: u.access_key_id.as_str().into(),
+                    account_id: account_id.as_str().into(),
+                    user: caller.clone(),
+                    caller,
+                    user_arn: arn.as_str().into(),
+                },
+                arn,
+                user_id,
                 name: u.name.clone(),
                 account_id,
                 key: {
@@ -147,11 +165,17 @@ impl IamUsers {
                 policies,
             });
         }
+        out.conditional = out.users.iter().any(|u| !u.unconditional);
         if problems.is_empty() {
             Ok(out)
         } else {
             Err(problems)
         }
+    }
+
+    /// Whether some user's decisions depend on more than the action and the resource.
+    pub fn conditional(&self) -> bool {
+        self.conditional
     }
 
     /// The user owning `access_key_id`, with its secret.

@@ -10,11 +10,11 @@ use super::lambda_authorizer::{IdentitySource, Refusal};
 use crate::compile::{Resolver, Upstream};
 use crate::config::model;
 use crate::integrations::http::Endpoint;
-use crate::pipeline::RequestView;
-use crate::vtl::TemplateContext;
+use crate::pipeline::{header_text, UNSEEN_REQUEST_HEADERS};
 use arc_swap::ArcSwap;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use http::header::{HeaderMap, HeaderName};
 use regex::Regex;
 use ring::signature::{RsaPublicKeyComponents, RSA_PKCS1_2048_8192_SHA256};
 use serde_json::{Map, Value};
@@ -178,15 +178,18 @@ pub struct JwtAuthorizer {
     /// The JWKS URL's host as resolved at load (watched for DNS changes like integration
     /// hosts).
     pub jwks_lookup: Option<(String, u16, std::net::SocketAddr)>,
-    /// The lower-cased header that carries the token.
-    header: String,
+    /// The header that carries the token; None when requests cannot show it to an
+    /// authorizer (a header API Gateway does not pass, or no valid header name).
+    header: Option<HeaderName>,
     pub issuer: String,
     /// App client ids a token must be issued to (`aud` or `client_id`); empty: any.
     audience: Vec<String>,
     /// `identityValidationExpression`, matched against `aud` (whole match).
     validation: Option<Regex>,
     jwks: Jwks,
-    verified: TtlCache<Verified>,
+    /// Verified tokens by their bytes, so that a cached token is found without reading it as
+    /// text first (a key is text: a token that matches one is too).
+    verified: TtlCache<Verified, Instant, Box<[u8]>>,
 }
 
 impl JwtAuthorizer {
@@ -265,6 +268,9 @@ impl JwtAuthorizer {
             ),
             None => None,
         };
+        let header = (!UNSEEN_REQUEST_HEADERS.contains(&header.as_str()))
+            .then(|| HeaderName::from_bytes(header.as_bytes()).ok())
+            .flatten();
         Ok(JwtAuthorizer {
             jwks_lookup,
             header,
@@ -272,23 +278,36 @@ impl JwtAuthorizer {
             audience: a.audience.clone(),
             validation,
             jwks,
-            verified: TtlCache::new(TOKEN_CACHE_CAPACITY),
+            verified: TtlCache::with_capacity(TOKEN_CACHE_CAPACITY),
         })
     }
 
     /// Verifies the request's token for a method with `scopes`; the claims as
     /// `$context.authorizer.claims.*`.
+    /// The token is the last value of the identity header (`method.request.header.NAME`),
+    /// `Bearer ` and surrounding whitespace taken off.
     pub async fn authorize(
         &self,
-        view: &RequestView<'_>,
+        headers: &HeaderMap,
         scopes: &[String],
         calls: &dyn Calls,
     ) -> Result<crate::pipeline::AuthorizerValues, Refusal> {
-        let value = view
-            .input_param_in("header", &self.header)
+        let value = self
+            .header
+            .as_ref()
+            .and_then(|h| headers.get_all(h).iter().next_back())
             .ok_or(Refusal::Unauthorized)?;
-        let token = value.strip_prefix("Bearer ").unwrap_or(&value).trim();
-        let verified = self.verified(token, calls).await?;
+        let verified = match self
+            .verified
+            .get(bearer_token(value.as_bytes()), Instant::now())
+        {
+            Some(v) => v,
+            None => {
+                let value = header_text(value).ok_or(Refusal::Unauthorized)?;
+                let token = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+                self.verified(token, calls).await?
+            }
+        };
         self.admit(&verified, scopes)?;
         Ok(verified.values.clone())
     }
@@ -297,14 +316,14 @@ impl JwtAuthorizer {
     /// it expires).
     async fn verified(&self, token: &str, calls: &dyn Calls) -> Result<Arc<Verified>, Refusal> {
         let now = Instant::now();
-        if let Some(v) = self.verified.get(token, now) {
+        if let Some(v) = self.verified.get(token.as_bytes(), now) {
             return Ok(v);
         }
         let (v, lifetime) = self.verify(token, unix_now(), calls).await?;
         let v = Arc::new(v);
         let until = now + lifetime.min(TOKEN_CACHE_MAX);
         self.verified
-            .insert(token.to_string(), v.clone(), until, now);
+            .insert(token.as_bytes().into(), v.clone(), until, now);
         Ok(v)
     }
 
@@ -395,6 +414,20 @@ impl JwtAuthorizer {
         }
         Ok(())
     }
+}
+
+/// The token in an identity header's value, as bytes: what `str::strip_prefix("Bearer ")`
+/// then `str::trim` leave of an ASCII value. A value with other bytes gives bytes that match
+/// no cached token, since only ASCII is taken off.
+fn bearer_token(value: &[u8]) -> &[u8] {
+    let token = value.strip_prefix(b"Bearer ").unwrap_or(value);
+    let space = |b: &u8| matches!(b, b' ' | b'\t'..=b'\r');
+    let start = token.iter().position(|b| !space(b)).unwrap_or(token.len());
+    let end = token
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(start, |i| i + 1);
+    &token[start..end]
 }
 
 /// A string claim, or the strings of an array claim.
@@ -539,6 +572,105 @@ mod tests {
         ));
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn bearer_tokens_as_bytes_match_text() {
+        for v in [
+            "Bearer abc.def.ghi",
+            "abc.def.ghi",
+            "  Bearer abc ",
+            "Bearer \tabc\t",
+            "bearer abc",
+            "Bearer ",
+            "",
+            " \t ",
+            "Bearer  a b ",
+        ] {
+            let text = v.strip_prefix("Bearer ").unwrap_or(v).trim();
+            assert_eq!(bearer_token(v.as_bytes()), text.as_bytes(), "{v:?}");
+        }
+    }
+
+    /// The token is read from the last value of the identity header, as text, from the cache
+    /// as when verified; a header API Gateway does not pass shows no token.
+    #[tokio::test]
+    async fn tokens_from_headers() {
+        let kp = key_pair();
+        let dir = tmp();
+        let a = authorizer(&dir, &jwks_json(&kp, "k1"), &[]);
+        let calls = Fetcher {
+            body: String::new(),
+            fetches: AtomicUsize::new(0),
+        };
+        let h = json!({"alg": "RS256", "kid": "k1"});
+        let claims = json!({"sub": "a", "iss": ISS, "aud": "c", "token_use": "id", "exp": unix_now() + 600.0});
+        let token = sign(&kp, &h, &claims);
+        let headers = |values: &[&[u8]]| {
+            let mut m = HeaderMap::new();
+            for v in values {
+                m.append("authorization", http::HeaderValue::from_bytes(v).unwrap());
+            }
+            m
+        };
+        let bearer = format!("Bearer {token} ");
+        let run = |m: HeaderMap| {
+            let (a, calls) = (&a, &calls);
+            async move { a.authorize(&m, &[], calls).await }
+        };
+        for cached in [false, true] {
+            let ok = run(headers(&[bearer.as_bytes()])).await.unwrap();
+            assert!(ok.contains(&("claims.sub".into(), "a".into())), "{cached}");
+            assert!(run(headers(&[b"x", token.as_bytes()])).await.is_ok());
+            assert_eq!(
+                run(headers(&[token.as_bytes(), b"x"])).await,
+                Err(Refusal::Unauthorized),
+                "the last value is the token"
+            );
+            let mut other = token.clone().into_bytes();
+            other.push(0xe9);
+            assert_eq!(
+                run(headers(&[&other])).await,
+                Err(Refusal::Unauthorized),
+                "not text"
+            );
+            assert_eq!(run(HeaderMap::new()).await, Err(Refusal::Unauthorized));
+        }
+        let mut hidden = authorizer(&dir, &jwks_json(&kp, "k1"), &[]);
+        hidden.header = None;
+        let mut m = HeaderMap::new();
+        m.insert("connection", token.parse().unwrap());
+        assert_eq!(
+            hidden.authorize(&m, &[], &calls).await,
+            Err(Refusal::Unauthorized)
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn unseen_headers_carry_no_token() {
+        let dir = tmp();
+        let file = dir.join("unseen-jwks.json");
+        std::fs::write(&file, r#"{"keys":[]}"#).unwrap();
+        let compile = |source: &str| {
+            let spec = model::Authorizer {
+                name: "users".into(),
+                kind: "COGNITO_USER_POOLS".into(),
+                issuer: Some(ISS.into()),
+                identity_source: Some(source.into()),
+                jwks: Some(file.display().to_string()),
+                ..Default::default()
+            };
+            let resolve =
+                |_: &str, _: u16| -> Result<std::net::SocketAddr, String> { Err("no DNS".into()) };
+            JwtAuthorizer::compile(&spec, "us-east-1", &resolve).unwrap()
+        };
+        assert_eq!(
+            compile("method.request.header.X-Token").header,
+            Some(HeaderName::from_static("x-token"))
+        );
+        assert_eq!(compile("method.request.header.Connection").header, None);
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

@@ -130,6 +130,7 @@ pub enum Form {
 pub struct Verified<'k, U> {
     /// What the lookup returned for the access key.
     pub caller: &'k U,
+    #[cfg(test)]
     pub access_key_id: String,
     /// The signature's entry in the cache of verified signatures, when it has one.
     pub kept: Option<Arc<SignedInputs>>,
@@ -237,26 +238,6 @@ impl Claim<'_> {
         }
     }
 
-    /// A view of this claim that borrows its text (no allocation).
-    fn reborrow(&self) -> Claim<'_> {
-        fn view(c: &str) -> Cow<'_, str> {
-            Cow::Borrowed(c)
-        }
-        Claim {
-            form: self.form,
-            access_key_id: view(&self.access_key_id),
-            scope_date: view(&self.scope_date),
-            scope_region: view(&self.scope_region),
-            scope_service: view(&self.scope_service),
-            signed_headers: view(&self.signed_headers),
-            signature: view(&self.signature),
-            amz_date: view(&self.amz_date),
-            time: self.time,
-            expires: self.expires,
-            session_token: self.session_token.as_deref().map(view),
-        }
-    }
-
     /// How long after its signing time the request is accepted.
     fn window(&self) -> Duration {
         self.expires.map_or(MAX_SKEW, Duration::from_secs)
@@ -284,17 +265,70 @@ pub fn verify_cached<'k, U>(
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
     verified: &VerifiedSignatures,
 ) -> Result<Verified<'k, U>, SigV4Error> {
+    let claims = ClaimHeaders::of(req);
+    verify_cached_with(req, claims, expected, now, lookup, verified)
+}
+
+/// [`verify_cached`], with the request's [`ClaimHeaders`] found already.
+pub fn verify_cached_with<'k, U>(
+    req: &SignedRequest,
+    claims: ClaimHeaders,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+    verified: &VerifiedSignatures,
+) -> Result<Verified<'k, U>, SigV4Error> {
     let payload_hash = payload_hash(req.body);
-    let claim_headers = claim_headers(req);
+    let claim_headers = claims.0;
     if let Some(inputs) = raw_signature(req, claim_headers[0]).and_then(|s| verified.0.get(s, now))
     {
         if inputs.matches(req, &claim_headers, &payload_hash) {
             // The same bytes make the same claim: only its checks run again.
-            let checked = validate(inputs.claim.reborrow(), expected, now, lookup)?;
-            return Ok(checked.passed(Some(inputs.clone())));
+            let claim = &inputs.claim;
+            let (caller, _) = admit(claim, expected, now, lookup)?;
+            return Ok(Verified {
+                caller,
+                #[cfg(test)]
+                access_key_id: claim.access_key_id.to_string(),
+                #[cfg(test)]
+                form: claim.form,
+                kept: Some(inputs),
+            });
         }
     }
     check(req, expected, now, lookup)?.signature(req, &payload_hash, now, Some(verified))
+}
+
+/// The first value of each header a claim is read from ([`CLAIM_HEADERS`]), trimmed: found
+/// while the request's headers are listed ([`ClaimHeaders::note`]), or from the list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClaimHeaders<'a>([Option<&'a str>; 4]);
+
+impl<'a> ClaimHeaders<'a> {
+    /// Read from `req.headers`.
+    pub fn of(req: &SignedRequest<'a>) -> ClaimHeaders<'a> {
+        ClaimHeaders(claim_headers(req))
+    }
+
+    /// Takes note of one of the request's headers, in arrival order: the first value of a
+    /// claim header is kept. `name` is in lower case without whitespace, as a `HeaderName`
+    /// spells it.
+    pub fn note(&mut self, name: &str, value: &'a str) {
+        // The names differ in length: one comparison at most.
+        let i = match name.len() {
+            13 => 0,
+            10 => 1,
+            4 => 2,
+            20 => 3,
+            _ => return,
+        };
+        // The first byte first: other names of these lengths (`host`, `user-agent`) differ
+        // there, and are told apart without a call to compare them.
+        let want = CLAIM_HEADERS[i];
+        if name.as_bytes()[0] == want.as_bytes()[0] && name == want {
+            self.0[i].get_or_insert(trim(value));
+        }
+    }
 }
 
 /// The signature as sent, found without parsing the rest: the `Signature=` of the
@@ -326,6 +360,7 @@ fn last_signature_parameter(query: &str) -> Option<&str> {
 
 /// `s` without leading and trailing whitespace, as [`str::trim`]: a string that begins and
 /// ends with ASCII other than whitespace is returned whole without decoding characters.
+#[inline]
 fn trim(s: &str) -> &str {
     let plain = |b: &u8| b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r');
     let b = s.as_bytes();
@@ -341,7 +376,15 @@ fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
     let mut out = [None; 4];
     for (k, v) in req.headers {
         let k = trim(k);
-        if let Some(i) = CLAIM_HEADERS.iter().position(|h| k.eq_ignore_ascii_case(h)) {
+        // The names differ in length: one comparison at most.
+        let i = match k.len() {
+            13 => 0,
+            10 => 1,
+            4 => 2,
+            20 => 3,
+            _ => continue,
+        };
+        if k.eq_ignore_ascii_case(CLAIM_HEADERS[i]) {
             out[i].get_or_insert(trim(v));
         }
     }
@@ -465,17 +508,31 @@ impl SignedInputs {
             || *self.path != *req.path
             || *self.query != *req.query
             || *self.payload_hash != *payload_hash
-            || !claim_headers
-                .iter()
-                .zip(&self.claim_headers)
-                .all(|(got, kept)| *got == kept.as_deref())
         {
             return false;
         }
+        let kept = &self.claim_headers;
+        // Compared one by one: the four are checked on every replay.
+        if claim_headers[0] != kept[0].as_deref()
+            || claim_headers[1] != kept[1].as_deref()
+            || claim_headers[2] != kept[2].as_deref()
+            || claim_headers[3] != kept[3].as_deref()
+        {
+            return false;
+        }
+        // `signed_values` written out: a replay is checked on every request.
         let mut stored = self.headers.iter();
-        signed_values(req, &self.claim.signed_headers)
-            .all(|(i, v)| stored.next().is_some_and(|(j, w)| *j == i && **w == *v))
-            && stored.next().is_none()
+        for (i, name) in signed_names(&self.claim.signed_headers).enumerate() {
+            for (k, v) in req.headers {
+                if trim(k).as_bytes().eq_ignore_ascii_case(name) {
+                    match stored.next() {
+                        Some((j, w)) if *j == i && **w == **v => {}
+                        _ => return false,
+                    }
+                }
+            }
+        }
+        stored.next().is_none()
     }
 }
 
@@ -519,8 +576,23 @@ fn validate<'a, 'k, U: 'k>(
     now: SystemTime,
     lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
 ) -> Result<Checked<'a, 'k, U>, SigV4Error> {
-    check_scope(&claim, expected)?;
-    check_time(&claim, now)?;
+    let (caller, secret) = admit(&claim, expected, now, lookup)?;
+    Ok(Checked {
+        claim,
+        caller,
+        secret,
+    })
+}
+
+/// [`validate`]'s checks, reading the claim where it is: the caller and its secret.
+fn admit<'k, U: 'k>(
+    claim: &Claim,
+    expected: &Expected,
+    now: SystemTime,
+    lookup: impl Fn(&str) -> Option<(&'k U, &'k SecretKey)>,
+) -> Result<(&'k U, &'k SecretKey), SigV4Error> {
+    check_scope(claim, expected)?;
+    check_time(claim, now)?;
     let (caller, secret) = lookup(&claim.access_key_id).ok_or(SigV4Error::UnrecognizedClient)?;
     let token_ok = match (&secret.session_token, &claim.session_token) {
         (Some(want), Some(got)) => constant_time_eq(want.as_bytes(), got.as_bytes()),
@@ -533,20 +605,12 @@ fn validate<'a, 'k, U: 'k>(
     if secret.expiration.is_some_and(|e| now >= e) {
         return Err(SigV4Error::ExpiredToken);
     }
-    if !claim
-        .signed_headers
-        .split(';')
-        .any(|h| h == "host" || h == ":authority")
-    {
+    if !signed_names(&claim.signed_headers).any(|h| h == b"host" || h == b":authority") {
         return Err(SigV4Error::Incomplete(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
         ));
     }
-    Ok(Checked {
-        claim,
-        caller,
-        secret,
-    })
+    Ok((caller, secret))
 }
 
 impl<'k, U> Checked<'_, 'k, U> {
@@ -554,6 +618,7 @@ impl<'k, U> Checked<'_, 'k, U> {
     fn passed(self, kept: Option<Arc<SignedInputs>>) -> Verified<'k, U> {
         Verified {
             caller: self.caller,
+            #[cfg(test)]
             access_key_id: self.claim.access_key_id.into_owned(),
             kept,
             #[cfg(test)]
@@ -931,6 +996,12 @@ fn canonical_headers(req: &SignedRequest, signed: &str) -> String {
     out
 }
 
+/// The names of a `SignedHeaders` list, as bytes: split without a search for `;` (the list
+/// is short).
+fn signed_names(signed: &str) -> impl Iterator<Item = &[u8]> {
+    signed.as_bytes().split(|&b| b == b';')
+}
+
 /// The raw values of the signed headers, each with the position of its name in the signed
 /// list: names in signed order, values of one name in arrival order.
 fn signed_values<'r>(
@@ -1047,6 +1118,77 @@ mod tests {
     }
 
     /// The shortcuts read what the general forms read.
+    /// Claim headers noted while a header map is listed are those read from the list.
+    #[test]
+    fn claim_headers_noted_from_a_header_map() {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in [
+            ("host", "h"),
+            ("x-amz-date", " 20260101T000000Z"),
+            ("date", "d"),
+            ("x-amz-date", "second"),
+            ("authorization", "AWS4-HMAC-SHA256 a "),
+            ("x-amz-security-token", "t"),
+            ("x-amz-datex", "no"),
+            ("dates", "no"),
+        ] {
+            map.append(k, v.parse().unwrap());
+        }
+        let mut noted = ClaimHeaders::default();
+        let mut list = Vec::new();
+        for (k, v) in &map {
+            let v = v.to_str().unwrap();
+            list.push((k.as_str(), v));
+            noted.note(k.as_str(), v);
+        }
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &list,
+            body: b"",
+        };
+        assert_eq!(noted, ClaimHeaders::of(&req));
+        assert_eq!(
+            noted.0,
+            [
+                Some("AWS4-HMAC-SHA256 a"),
+                Some("20260101T000000Z"),
+                Some("d"),
+                Some("t")
+            ]
+        );
+    }
+
+    /// Each claim header is found by its length, then its name.
+    #[test]
+    fn claim_headers_by_length() {
+        let lengths: Vec<usize> = CLAIM_HEADERS.iter().map(|h| h.len()).collect();
+        assert_eq!(lengths, [13, 10, 4, 20]);
+        let headers = [
+            ("Host", "h"),
+            ("X-Amz-Date", " 20260101T000000Z "),
+            ("DATE", "d"),
+            ("Date", "second"),
+            ("dat", "x"),
+            (" authorization ", "a"),
+            ("X-Amz-Security-Token", "t"),
+            ("x-amz-security-tokeN", "u"),
+            ("x-amz-datx", "no"),
+        ];
+        let req = SignedRequest {
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: &headers,
+            body: b"",
+        };
+        assert_eq!(
+            claim_headers(&req),
+            [Some("a"), Some("20260101T000000Z"), Some("d"), Some("t")]
+        );
+    }
+
     #[test]
     fn trim_and_signature_shortcuts() {
         for v in [

@@ -150,6 +150,8 @@ pub struct Stage {
     pub cache: Option<Arc<crate::cache::StageCache>>,
     /// Indexed like `RestApi::authorizers`.
     pub authorizers: Vec<StageAuthorizer>,
+    /// What the method ARNs of this stage begin with (`arn:aws:execute-api:...:{stage}/`).
+    pub arn_prefix: Box<str>,
     /// API keys valid on this stage and its throttles.
     pub limits: throttle::StageLimits,
 }
@@ -778,6 +780,12 @@ impl Compiler<'_> {
                 .collect();
             stages.push(Stage {
                 authorizers: stage_authorizers,
+                arn_prefix: crate::auth::arn::stage_arn_prefix(
+                    &server.region,
+                    &server.account_id,
+                    &api.id,
+                    &s.stage_name,
+                ),
                 name: s.stage_name.clone(),
                 deployment_id: s
                     .deployment_id

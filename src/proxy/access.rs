@@ -8,9 +8,10 @@ use super::request::{expects_continue, read_body};
 use super::respond::Reply;
 use super::{RequestCtx, Session};
 use crate::auth::access::{self, AuthorizationType};
-use crate::auth::arn::method_arn;
+use crate::auth::arn::{stage_method_arn, stage_method_arn_len};
 use crate::auth::authorizers::{self, Calls};
-use crate::auth::verify::{self, SignedRequest};
+use crate::auth::policy::Policy;
+use crate::auth::verify::{self, ClaimHeaders, SignedRequest};
 use crate::client::Outbound;
 use crate::compile::Snapshot;
 use crate::compile::Upstream;
@@ -92,11 +93,17 @@ pub async fn control(
     if authorization == AuthorizationType::None && api.resource_policy.is_none() {
         return Ok(());
     }
+    let method = &api.methods[m];
+    let stage = &api.stages[s];
     let api_access = access::Api {
         region: &snap.server.region,
         account: &snap.server.account_id,
         resource_policy: api.resource_policy.as_ref(),
     };
+    // Policies read the method ARN and the caller's headers: a token authorizer's alone
+    // reads neither.
+    let policies_apply =
+        authorization != AuthorizationType::CognitoUserPools || api.resource_policy.is_some();
     let arn = {
         let req = session.req_header();
         let (path, _) = req.path_and_query();
@@ -104,19 +111,17 @@ pub async fn control(
         let Some(resource_path) = ctx.method_path.clone().and_then(|r| path.get(r)) else {
             return Err(Failure::new(G::Default4xx));
         };
-        method_arn(
-            &snap.server.region,
-            &snap.server.account_id,
-            &api.id,
-            &api.stages[s].name,
-            req.method.as_str(),
-            resource_path,
-        )
+        let verb = req.method.as_str();
+        if stage_method_arn_len(&stage.arn_prefix, verb, resource_path) > MAX_METHOD_ARN {
+            ctx.reply = Some(uri_too_long());
+            return Err(Failure::new(G::Default4xx));
+        }
+        if policies_apply {
+            stage_method_arn(&stage.arn_prefix, verb, resource_path)
+        } else {
+            String::new()
+        }
     };
-    if arn.len() > MAX_METHOD_ARN {
-        ctx.reply = Some(uri_too_long());
-        return Err(Failure::new(G::Default4xx));
-    }
     if authorization == AuthorizationType::AwsIam
         && ctx.request_body.is_none()
         && !session.is_body_empty()
@@ -125,7 +130,7 @@ pub async fn control(
         {
             let req = session.req_header();
             let (path, query) = req.path_and_query();
-            let headers = header_list(req);
+            let (headers, _) = header_list(req);
             let signed = SignedRequest {
                 method: req.method.as_str(),
                 path,
@@ -152,12 +157,23 @@ pub async fn control(
     let req = session.req_header();
     let (path, query) = req.path_and_query();
     // Only a SigV4 verification reads the headers as a list.
-    let headers = if authorization == AuthorizationType::AwsIam {
-        header_list(req)
+    let (headers, claim_headers) = if authorization == AuthorizationType::AwsIam {
+        let (list, claims) = header_list(req);
+        (list, Some(claims))
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
-    let header = |name| req.headers.get(name).and_then(header_text);
+    // Only a policy condition reads `aws:UserAgent` and `aws:Referer`.
+    let conditions_apply = api
+        .resource_policy
+        .as_ref()
+        .is_some_and(Policy::has_conditions)
+        || (authorization == AuthorizationType::AwsIam && snap.iam.conditional());
+    let header = |name| {
+        conditions_apply
+            .then(|| req.headers.get(name).and_then(header_text))
+            .flatten()
+    };
     let request = access::Request {
         authorization,
         method_arn: &arn,
@@ -168,14 +184,15 @@ pub async fn control(
             headers: &headers,
             body: ctx.request_body.as_deref().unwrap_or_default(),
         },
+        claim_headers,
         source_ip: ctx.info.source_ip,
         user_agent: header(http::header::USER_AGENT),
         referer: header(http::header::REFERER),
         secure_transport: session.is_secure(),
         now: ctx.info.start,
         invalidation_requested: authorization == AuthorizationType::AwsIam
-            && api.stages[s].cache.is_some()
-            && api.stages[s].methods[m].cache.is_some()
+            && stage.cache.is_some()
+            && stage.methods[m].cache.is_some()
             && crate::cache::policy::wants_refresh(
                 req.headers
                     .get_all(http::header::CACHE_CONTROL)
@@ -190,9 +207,20 @@ pub async fn control(
             AuthorizationType::Custom | AuthorizationType::CognitoUserPools
         )
     {
-        let authorized = {
-            let view = ctx.view(snap, req, "");
-            authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
+        let jwt = match authorization {
+            AuthorizationType::CognitoUserPools => authorizers::jwt_authorizer(api, stage, method),
+            _ => None,
+        };
+        let authorized = match jwt {
+            // A token authorizer reads the headers only: no view of the request is made.
+            Some(jwt) => Some(
+                authorizers::evaluate_jwt(jwt, &req.headers, method, callers, &ctx.info.request_id)
+                    .await?,
+            ),
+            None => {
+                let view = ctx.view(snap, req, "");
+                authorizers::evaluate(&view, &arn, callers, request.secure_transport).await?
+            }
         };
         if let Some(a) = authorized {
             decided = access::after_authorizer(&api_access, &request, a.decision).map(|()| {
@@ -230,12 +258,19 @@ fn refuse(ctx: &mut RequestCtx, denial: access::Denial) -> Failure {
     }
 }
 
-/// The request's headers as SigV4 verification reads them, in arrival order.
-fn header_list(req: &super::RequestHead) -> Vec<(&str, &str)> {
-    req.headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str(), header_text(v)?)))
-        .collect()
+/// The request's headers as SigV4 verification reads them, in arrival order, with the ones
+/// its claim is read from.
+fn header_list(req: &super::RequestHead) -> (Vec<(&str, &str)>, ClaimHeaders<'_>) {
+    let mut list = Vec::with_capacity(req.headers.len());
+    let mut claims = ClaimHeaders::default();
+    for (k, v) in &req.headers {
+        if let Some(v) = header_text(v) {
+            let k = k.as_str();
+            list.push((k, v));
+            claims.note(k, v);
+        }
+    }
+    (list, claims)
 }
 
 /// How long a JWKS fetch may take (API Gateway's limit for HTTP API JWT authorizers).
