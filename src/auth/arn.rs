@@ -11,32 +11,11 @@ pub fn method_arn(
     method: &str,
     path: &str,
 ) -> String {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    const PREFIX: &str = "arn:aws:execute-api:";
-    let mut s = String::with_capacity(
-        PREFIX.len()
-            + region.len()
-            + account.len()
-            + api_id.len()
-            + stage.len()
-            + method.len()
-            + path.len()
-            + 5,
-    );
-    // Separators pushed as characters: no copy call for one byte.
-    s.push_str(PREFIX);
-    s.push_str(region);
-    s.push(':');
-    s.push_str(account);
-    s.push(':');
-    s.push_str(api_id);
-    s.push('/');
-    s.push_str(stage);
-    s.push('/');
-    s.push_str(method);
-    s.push('/');
-    s.push_str(path);
-    s
+    stage_method_arn(
+        &stage_arn_prefix(region, account, api_id, stage),
+        method,
+        path,
+    )
 }
 
 /// `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/`: what every method ARN of a
@@ -48,7 +27,7 @@ pub fn stage_arn_prefix(region: &str, account: &str, api_id: &str, stage: &str) 
 /// [`method_arn`] from its stage's [`stage_arn_prefix`].
 pub fn stage_method_arn(prefix: &str, method: &str, path: &str) -> String {
     let path = path.strip_prefix('/').unwrap_or(path);
-    let mut s = String::with_capacity(prefix.len() + method.len() + 1 + path.len());
+    let mut s = String::with_capacity(stage_method_arn_len(prefix, method, path));
     s.push_str(prefix);
     s.push_str(method);
     s.push('/');

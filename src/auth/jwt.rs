@@ -529,6 +529,16 @@ mod tests {
         fetches: AtomicUsize,
     }
 
+    impl Fetcher {
+        /// Answers every fetch with `body`, counting them.
+        fn serving(body: String) -> Fetcher {
+            Fetcher {
+                body,
+                fetches: AtomicUsize::new(0),
+            }
+        }
+    }
+
     #[async_trait]
     impl Calls for Fetcher {
         async fn invoke(
@@ -599,10 +609,7 @@ mod tests {
         let kp = key_pair();
         let dir = tmp();
         let a = authorizer(&dir, &jwks_json(&kp, "k1"), &[]);
-        let calls = Fetcher {
-            body: String::new(),
-            fetches: AtomicUsize::new(0),
-        };
+        let calls = Fetcher::serving(String::new());
         let h = json!({"alg": "RS256", "kid": "k1"});
         let claims = json!({"sub": "a", "iss": ISS, "aud": "c", "token_use": "id", "exp": unix_now() + 600.0});
         let token = sign(&kp, &h, &claims);
@@ -688,10 +695,7 @@ mod tests {
         let kp = key_pair();
         let dir = tmp();
         let a = authorizer(&dir, &jwks_json(&kp, "k1"), &["client-1"]);
-        let calls = Fetcher {
-            body: String::new(),
-            fetches: AtomicUsize::new(0),
-        };
+        let calls = Fetcher::serving(String::new());
         let now = unix_now();
         let h = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
         let id = json!({"sub": "u-1", "iss": ISS, "aud": "client-1", "token_use": "id",
@@ -800,10 +804,7 @@ mod tests {
         let kp = key_pair();
         let dir = tmp();
         let a = authorizer(&dir, &jwks_json(&kp, "k1"), &[]);
-        let calls = Fetcher {
-            body: String::new(),
-            fetches: AtomicUsize::new(0),
-        };
+        let calls = Fetcher::serving(String::new());
         let now = unix_now();
         let h = json!({"alg": "RS256", "kid": "k1"});
         let claims = |exp: f64, sub: &str| json!({"sub": sub, "iss": ISS, "aud": "c", "token_use": "id", "exp": exp});
@@ -834,10 +835,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_kids_refetch_at_a_bounded_rate() {
         let kp = key_pair();
-        let calls = Fetcher {
-            body: jwks_json(&kp, "rotated"),
-            fetches: AtomicUsize::new(0),
-        };
+        let calls = Fetcher::serving(jwks_json(&kp, "rotated"));
         let jwks = Jwks::new(
             JwksSource::File(PathBuf::from("/nonexistent")),
             HashMap::new(),

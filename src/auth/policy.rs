@@ -122,6 +122,8 @@ impl<'a> Request<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     statements: Vec<Statement>,
+    /// Some statement has a `Condition` (known at compile time: read per request).
+    conditional: bool,
 }
 
 /// Where a policy is attached: identity policies name no principal; a resource policy must,
@@ -219,8 +221,12 @@ impl Policy {
             .map(|(i, s)| {
                 Statement::compile(s, attached).map_err(|e| format!("Statement[{i}]: {e}"))
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Policy { statements })
+            .collect::<Result<Vec<Statement>, _>>()?;
+        let conditional = statements.iter().any(|s| !s.conditions.is_empty());
+        Ok(Policy {
+            statements,
+            conditional,
+        })
     }
 
     /// Evaluates the policy for `req`.
@@ -240,7 +246,7 @@ impl Policy {
     /// Whether some statement has a `Condition`: its decision may then depend on more than
     /// the caller, the action and the resource.
     pub fn has_conditions(&self) -> bool {
-        self.statements.iter().any(|s| !s.conditions.is_empty())
+        self.conditional
     }
 
     /// Whether some statement names `caller` (not `*`) as its principal: such a resource

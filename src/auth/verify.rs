@@ -314,13 +314,8 @@ impl<'a> ClaimHeaders<'a> {
     /// claim header is kept. `name` is in lower case without whitespace, as a `HeaderName`
     /// spells it.
     pub fn note(&mut self, name: &str, value: &'a str) {
-        // The names differ in length: one comparison at most.
-        let i = match name.len() {
-            13 => 0,
-            10 => 1,
-            4 => 2,
-            20 => 3,
-            _ => return,
+        let Some(i) = claim_slot(name) else {
+            return;
         };
         // The first byte first: other names of these lengths (`host`, `user-agent`) differ
         // there, and are told apart without a call to compare them.
@@ -371,18 +366,25 @@ fn trim(s: &str) -> &str {
     }
 }
 
+/// The [`CLAIM_HEADERS`] slot a header of this name could fill: the names differ in length,
+/// so one comparison at most tells.
+fn claim_slot(name: &str) -> Option<usize> {
+    match name.len() {
+        13 => Some(0),
+        10 => Some(1),
+        4 => Some(2),
+        20 => Some(3),
+        _ => None,
+    }
+}
+
 /// The first value of each of [`CLAIM_HEADERS`], trimmed, in one pass over the headers.
 fn claim_headers<'a>(req: &SignedRequest<'a>) -> [Option<&'a str>; 4] {
     let mut out = [None; 4];
     for (k, v) in req.headers {
         let k = trim(k);
-        // The names differ in length: one comparison at most.
-        let i = match k.len() {
-            13 => 0,
-            10 => 1,
-            4 => 2,
-            20 => 3,
-            _ => continue,
+        let Some(i) = claim_slot(k) else {
+            continue;
         };
         if k.eq_ignore_ascii_case(CLAIM_HEADERS[i]) {
             out[i].get_or_insert(trim(v));
