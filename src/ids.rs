@@ -100,8 +100,8 @@ impl RequestId {
 
     /// The 36-character string.
     pub fn as_str(&self) -> &str {
-        // Only ASCII is ever stored (generated hex or validated input).
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: only ASCII is ever stored (generated hex or validated input).
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
@@ -166,8 +166,8 @@ pub struct ExtendedRequestId([u8; 16]);
 impl ExtendedRequestId {
     /// The 16-character string.
     pub fn as_str(&self) -> &str {
-        // Only ASCII is ever stored.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: only ASCII is ever stored (generated base64url and `=`).
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 }
 
@@ -209,8 +209,8 @@ pub fn trace_id(epoch_secs: u64) -> String {
     out[7..15].copy_from_slice(&hex8(epoch_secs as u32));
     out[16..24].copy_from_slice(&hex8((next_u64() >> 32) as u32));
     out[24..].copy_from_slice(&hex16(next_u64()));
-    // Only ASCII was written.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    // SAFETY: only ASCII was written.
+    unsafe { String::from_utf8_unchecked(out.to_vec()) }
 }
 
 /// A short lower-case alphanumeric id (6 characters, like AWS's resource and deployment ids)

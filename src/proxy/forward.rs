@@ -112,16 +112,22 @@ async fn exchange(
 ) -> Result<(), Stop> {
     let started = Instant::now();
     let mut deadline = started + up.timeout;
-    let (head, body, is_head) = request_head(session, ctx, proxy, up);
+    let (mut head, mut buf) = session.take_backend_buffers();
+    let (body, is_head) = request_head(&mut head, session, ctx, proxy, up);
 
     // A pooled connection may have been closed by the backend in the meantime: when nothing of
     // the client's body has been consumed, one retry on a new connection is safe.
     let mut attempt = 0;
-    let (mut conn, mut buf) = loop {
-        let (mut conn, reused) = open(tls, up, attempt == 0, deadline).await?;
+    let mut conn = loop {
+        let (mut conn, reused) = open(tls, up, attempt == 0, started, deadline).await?;
         let pre_read = ctx.request_body.clone();
+        // The time left for the head: all of it on a pooled connection's first try.
+        let head_limit = match (attempt, reused) {
+            (0, true) => up.timeout,
+            _ => deadline.saturating_duration_since(Instant::now()),
+        };
         match send_request(
-            session, &mut conn, &head, body, pre_read, deadline, up.timeout,
+            session, &mut conn, &head, body, pre_read, head_limit, up.timeout,
         )
         .await
         {
@@ -136,14 +142,15 @@ async fn exchange(
             Err(SendError::Stale) => return Err(fail(G::IntegrationFailure)),
             Err(SendError::Stop(s)) => return Err(s),
         }
-        let mut buf = BytesMut::with_capacity(4096);
+        buf.clear();
+        buf.reserve(4096);
         match read_more(session, &mut conn, &mut buf, deadline).await {
             Ok(0) if reused && body == RequestBody::None => {
                 attempt += 1;
                 continue;
             }
             Ok(0) => return Err(fail(G::IntegrationFailure)),
-            Ok(_) => break (conn, buf),
+            Ok(_) => break conn,
             Err(s) => return Err(s),
         }
     };
@@ -208,20 +215,23 @@ async fn exchange(
     super::cache::end_stream(ctx);
     if clean && keep_alive && buf.is_empty() {
         match conn {
-            Conn::Plain(c) => pool::put(up.addr, c),
+            Conn::Plain(c) => pool::put(up.addr, c, started),
             Conn::Tls(s) => tls.release_stream(s, up.peer.reuse_hash(), up.peer.idle_timeout()),
         }
     }
+    session.keep_backend_buffers(head, buf);
     Ok(())
 }
 
-/// The upstream request head, with the body framing it announces.
+/// Writes the upstream request head into `h`; returns the body framing it announces and
+/// whether the method is HEAD.
 fn request_head(
+    h: &mut BytesMut,
     session: &Session,
     ctx: &mut RequestCtx,
     proxy: &HttpProxy,
     up: &Upstream,
-) -> (BytesMut, RequestBody, bool) {
+) -> (RequestBody, bool) {
     let req = session.req_header();
     let prepared = ctx.upstream.take();
     let (target, mapped) = match &prepared {
@@ -229,7 +239,7 @@ fn request_head(
         None => ("/", &[][..]),
     };
     let method = proxy.method.map_or(req.method.as_str(), |m| m.as_str());
-    let mut h = BytesMut::with_capacity(512 + target.len());
+    h.reserve(512 + target.len());
     h.put_slice(method.as_bytes());
     h.put_u8(b' ');
     // `upstream_target` already encoded what could split the request line.
@@ -263,10 +273,10 @@ fn request_head(
         {
             continue;
         }
-        put_header(&mut h, n.as_bytes(), value.as_bytes());
+        put_header(h, n.as_bytes(), value.as_bytes());
     }
     put_header(
-        &mut h,
+        h,
         b"X-Forwarded-For",
         ctx.info.forwarded_for(xff).as_bytes(),
     );
@@ -281,10 +291,10 @@ fn request_head(
         .iter()
         .any(|(m, _)| m.eq_ignore_ascii_case("x-amzn-trace-id"));
     if !has_trace {
-        put_header(&mut h, b"X-Amzn-Trace-Id", ctx.info.trace_id().as_bytes());
+        put_header(h, b"X-Amzn-Trace-Id", ctx.info.trace_id().as_bytes());
     }
     if let Some(api) = ctx.route.api.map(|a| &ctx.snapshot.apis[a]) {
-        put_header(&mut h, b"X-Amzn-Apigateway-Api-Id", api.id.as_bytes());
+        put_header(h, b"X-Amzn-Apigateway-Api-Id", api.id.as_bytes());
     }
     for (name, value) in mapped {
         // Hop-by-hop headers and those the gateway writes itself are not mapped.
@@ -296,7 +306,7 @@ fn request_head(
         }
         // Values come from requests: refuse anything that would split the head.
         if !value.bytes().any(|b| b == b'\r' || b == b'\n') {
-            put_header(&mut h, name.as_bytes(), value.as_bytes());
+            put_header(h, name.as_bytes(), value.as_bytes());
         }
     }
     if let Some(pre) = &ctx.request_body {
@@ -316,7 +326,7 @@ fn request_head(
         RequestBody::None => {}
     }
     h.put_slice(b"\r\n");
-    (h, body, method == "HEAD")
+    (body, method == "HEAD")
 }
 
 /// Runs `f` until `deadline`. Pingora's shared timer wheel keeps per-request timers cheap: a
@@ -392,13 +402,16 @@ async fn open(
     tls: &TransportConnector,
     up: &Upstream,
     may_reuse: bool,
+    now: Instant,
     deadline: Instant,
 ) -> Result<(Conn, bool), Stop> {
     if !up.endpoint.tls {
-        return Ok(match may_reuse.then(|| pool::take(up.addr)).flatten() {
-            Some(c) => (Conn::Plain(c), true),
-            None => (Conn::Plain(connect(up.addr, deadline).await?), false),
-        });
+        return Ok(
+            match may_reuse.then(|| pool::take(up.addr, now)).flatten() {
+                Some(c) => (Conn::Plain(c), true),
+                None => (Conn::Plain(connect(up.addr, deadline).await?), false),
+            },
+        );
     }
     // Boxed: plain-HTTP exchanges do not carry the TLS connector's state.
     let opened = if may_reuse {
@@ -445,10 +458,10 @@ async fn send_request(
     head: &[u8],
     body: RequestBody,
     mut pre_read: Option<Bytes>,
-    deadline: Instant,
+    head_limit: Duration,
     limit: Duration,
 ) -> Result<(), SendError> {
-    match within(deadline, conn.write_all(head)).await {
+    match fast_timeout(head_limit, conn.write_all(head)).await {
         Err(_) => return Err(SendError::Stop(fail(G::IntegrationTimeout))),
         Ok(Err(_)) => return Err(SendError::Stale),
         Ok(Ok(())) => {}

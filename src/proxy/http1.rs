@@ -40,9 +40,9 @@ pub struct RequestHead {
     pub version: Version,
     pub headers: HeaderMap,
     raw: Bytes,
-    /// The target's path and query as sent (for an absolute-form target, the part after the
-    /// authority), as text checked once; where its `?` is.
-    target_text: Box<str>,
+    /// Where in `raw` the target's path and query lie as sent (for an absolute-form target,
+    /// the part after the authority), checked once to be UTF-8; where its `?` is.
+    target: Range<usize>,
     query_at: Option<usize>,
     authority: Option<Range<usize>>,
     /// Each header line's name and value, in arrival order.
@@ -78,11 +78,17 @@ impl FramingHeaders {
 }
 
 impl RequestHead {
-    /// The head from its bytes and where httparse found its parts.
-    fn build(raw: Bytes, parsed: Parsed, mut headers: HeaderMap) -> Result<RequestHead> {
-        headers.reserve(parsed.lines.len());
+    /// The head from its bytes and where httparse found its parts (the header lines in
+    /// `lines`); `headers` and `lines` are the last head's, emptied, for their allocations.
+    fn build(
+        raw: Bytes,
+        parsed: Parsed,
+        mut headers: HeaderMap,
+        lines: Vec<(Range<usize>, Range<usize>)>,
+    ) -> Result<RequestHead> {
+        headers.reserve(lines.len());
         let mut seen = FramingHeaders::default();
-        for (name, value) in &parsed.lines {
+        for (name, value) in &lines {
             let name = HeaderName::from_bytes(&raw[name.clone()])
                 .map_err(|_| bad_request("invalid header name"))?;
             seen.note(&name);
@@ -93,28 +99,28 @@ impl RequestHead {
                 unsafe { HeaderValue::from_maybe_shared_unchecked(raw.slice(value.clone())) };
             headers.append(name, value);
         }
-        // httparse hands the target over as text: this cannot fail.
-        let target_text: Box<str> = std::str::from_utf8(&raw[parsed.target.clone()])
-            .map_err(|_| bad_request("invalid request target"))?
-            .into();
+        let target = std::str::from_utf8(&raw[parsed.target.clone()])
+            .map_err(|_| bad_request("invalid request target"))?;
         Ok(RequestHead {
             method: parsed.method,
             version: parsed.version,
             headers,
-            query_at: target_text.find('?'),
-            target_text,
+            query_at: target.find('?'),
+            target: parsed.target,
             raw,
             authority: parsed.authority,
-            lines: parsed.lines,
+            lines,
             seen,
         })
     }
 
     /// The target's path and its query string (without the `?`).
     pub fn path_and_query(&self) -> (&str, Option<&str>) {
+        // SAFETY: `build` checked that these bytes are UTF-8, and `raw` does not change.
+        let target = unsafe { std::str::from_utf8_unchecked(&self.raw[self.target.clone()]) };
         match self.query_at {
-            Some(q) => (&self.target_text[..q], Some(&self.target_text[q + 1..])),
-            None => (&self.target_text, None),
+            Some(q) => (&target[..q], Some(&target[q + 1..])),
+            None => (target, None),
         }
     }
 
@@ -173,6 +179,9 @@ pub struct Session {
     last_active: Instant,
     idle: LazyTimer,
     backend_timer: LazyTimer,
+    /// An HTTP_PROXY exchange's buffers (its request head, the backend's bytes), kept for the
+    /// connection's next request: allocating them per request churns the allocator's slabs.
+    backend_buffers: (BytesMut, BytesMut),
     /// Bytes were written since the last flush.
     unflushed: bool,
     secure: bool,
@@ -203,6 +212,7 @@ impl Session {
             last_active: Instant::now(),
             idle: LazyTimer::default(),
             backend_timer: LazyTimer::default(),
+            backend_buffers: (BytesMut::new(), BytesMut::new()),
             unflushed: false,
         }
     }
@@ -211,10 +221,16 @@ impl Session {
     /// keep-alive timeout) before sending one. A malformed head is an `InvalidHTTPHeader`
     /// error (answered with 400).
     pub async fn read_request(&mut self) -> Result<bool> {
-        // A fresh head, keeping the last one's header map (emptied) for its allocations.
-        let mut headers = std::mem::take(&mut self.head).headers;
+        // A fresh head, keeping the last one's header map and line list (emptied) for their
+        // allocations.
+        let last = std::mem::take(&mut self.head);
+        let (mut headers, mut lines) = (last.headers, last.lines);
+        // The rest goes now: the read buffer is reused only once no head refers to it.
+        drop(last.raw);
         headers.clear();
+        lines.clear();
         self.head.headers = headers;
+        self.head.lines = lines;
         self.response = None;
         self.complete = false;
         self.continued = false;
@@ -225,7 +241,7 @@ impl Session {
         };
         loop {
             if !self.buf.is_empty() {
-                match parse_head(&self.buf) {
+                match parse_head(&self.buf, &mut self.head.lines) {
                     Ok(Some(parsed)) => return self.take_head(parsed).map(|()| true),
                     Ok(None) if self.buf.len() > MAX_HEAD => {
                         return Err(bad_request("request head too large"))
@@ -280,15 +296,35 @@ impl Session {
         idle.run(*last_active + limit, stream.read_buf(buf)).await
     }
 
+    /// When the last response was finished (or the connection opened).
+    pub fn last_active(&self) -> Instant {
+        self.last_active
+    }
+
     /// The connection's timer for waits on a backend's response.
     pub fn backend_timer(&mut self) -> &mut LazyTimer {
         &mut self.backend_timer
     }
 
+    /// Empty buffers for a backend exchange's request head and response bytes (those of the
+    /// connection's last exchange, when it returned them).
+    pub fn take_backend_buffers(&mut self) -> (BytesMut, BytesMut) {
+        let (mut head, mut read) = std::mem::take(&mut self.backend_buffers);
+        head.clear();
+        read.clear();
+        (head, read)
+    }
+
+    /// Keeps an exchange's buffers for the next one.
+    pub fn keep_backend_buffers(&mut self, head: BytesMut, read: BytesMut) {
+        self.backend_buffers = (head, read);
+    }
+
     fn take_head(&mut self, parsed: Parsed) -> Result<()> {
         let raw = self.buf.split_to(parsed.len).freeze();
         let headers = std::mem::take(&mut self.head.headers);
-        let mut head = RequestHead::build(raw, parsed, headers)?;
+        let lines = std::mem::take(&mut self.head.lines);
+        let mut head = RequestHead::build(raw, parsed, headers, lines)?;
         let (body, keepalive) = framing(&mut head)?;
         self.head = head;
         self.body = body;
@@ -556,10 +592,11 @@ impl Session {
     /// Sends what is left of the response; true when the connection can carry another
     /// request.
     pub async fn finish(&mut self) -> bool {
-        if self.send_out().await.is_err() || self.flush().await.is_err() {
+        let sent = self.send_out().await.is_ok() && self.flush().await.is_ok();
+        self.last_active = Instant::now();
+        if !sent {
             return false;
         }
-        self.last_active = Instant::now();
         let complete = match self.response {
             Some((_, ResponseBody::None)) => true,
             Some((_, ResponseBody::Length(left))) => left == 0,
@@ -671,7 +708,6 @@ struct Parsed {
     version: Version,
     target: Range<usize>,
     authority: Option<Range<usize>>,
-    lines: Vec<(Range<usize>, Range<usize>)>,
 }
 
 enum ParseError {
@@ -680,8 +716,12 @@ enum ParseError {
     Invalid(&'static str),
 }
 
-/// Parses a request head; `Ok(None)` when more bytes are needed.
-fn parse_head(buf: &[u8]) -> std::result::Result<Option<Parsed>, ParseError> {
+/// Parses a request head, putting where each header line's name and value lie into `lines`;
+/// `Ok(None)` when more bytes are needed.
+fn parse_head(
+    buf: &[u8],
+    lines: &mut Vec<(Range<usize>, Range<usize>)>,
+) -> std::result::Result<Option<Parsed>, ParseError> {
     let mut slots = [const { MaybeUninit::<httparse::Header>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let len = match req.parse_with_uninit_headers(buf, &mut slots) {
@@ -730,18 +770,18 @@ fn parse_head(buf: &[u8]) -> std::result::Result<Option<Parsed>, ParseError> {
     } else {
         return Err(ParseError::Invalid("invalid request target"));
     };
-    let lines = req
-        .headers
-        .iter()
-        .map(|h| (range(h.name.as_bytes()), range(h.value)))
-        .collect();
+    lines.clear();
+    lines.extend(
+        req.headers
+            .iter()
+            .map(|h| (range(h.name.as_bytes()), range(h.value))),
+    );
     Ok(Some(Parsed {
         len,
         method,
         version,
         target,
         authority,
-        lines,
     }))
 }
 
@@ -815,11 +855,12 @@ mod tests {
 
     fn head(raw: &str) -> RequestHead {
         let buf = BytesMut::from(raw.as_bytes());
-        let parsed = match parse_head(&buf) {
+        let mut lines = Vec::new();
+        let parsed = match parse_head(&buf, &mut lines) {
             Ok(Some(p)) => p,
             _ => panic!("not a complete head: {raw:?}"),
         };
-        RequestHead::build(buf.freeze(), parsed, HeaderMap::new()).unwrap()
+        RequestHead::build(buf.freeze(), parsed, HeaderMap::new(), lines).unwrap()
     }
 
     #[test]
@@ -854,14 +895,17 @@ mod tests {
         );
         for bad in ["\u{1}", "\u{7f}", "\u{0}"] {
             let raw = format!("GET / HTTP/1.1\r\nX-A: a{bad}b\r\n\r\n");
-            assert!(parse_head(raw.as_bytes()).is_err(), "{bad:?}");
+            assert!(
+                parse_head(raw.as_bytes(), &mut Vec::new()).is_err(),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn a_partial_head_needs_more() {
         assert!(matches!(
-            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n"),
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n", &mut Vec::new()),
             Ok(None)
         ));
     }
@@ -869,7 +913,7 @@ mod tests {
     #[test]
     fn a_relative_target_is_refused() {
         assert!(matches!(
-            parse_head(b"GET prod/x HTTP/1.1\r\n\r\n"),
+            parse_head(b"GET prod/x HTTP/1.1\r\n\r\n", &mut Vec::new()),
             Err(ParseError::Invalid(_))
         ));
     }
@@ -877,7 +921,10 @@ mod tests {
     #[test]
     fn illegal_target_bytes_are_escaped() {
         let buf = b"GET /a b\"<c> HTTP/1.1\r\nHost: x\r\n\r\nrest";
-        assert!(matches!(parse_head(buf), Err(ParseError::Escapable)));
+        assert!(matches!(
+            parse_head(buf, &mut Vec::new()),
+            Err(ParseError::Escapable)
+        ));
         let escaped = escape_request_line(buf).unwrap();
         assert_eq!(
             &escaped[..],

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 
 pub fn log_request(gw: &Gateway, session: &Session, ctx: &mut RequestCtx) {
     let snap = ctx.snapshot.clone();
-    let elapsed = ctx.started.elapsed();
+    // Logged after `Session::finish`, which noted when the response was done.
+    let elapsed = session.last_active().saturating_duration_since(ctx.started);
     ctx.outcome.response_latency_ms = Some(elapsed.as_millis() as u64);
     let api = ctx.route.api.map(|a| &snap.apis[a]);
     let stage = api.zip(ctx.route.stage).map(|(a, s)| &a.stages[s]);

@@ -22,14 +22,14 @@ thread_local! {
     static IDLE_CONNS: RefCell<Idle> = RefCell::new(Idle::default());
 }
 
-/// A live idle connection to `addr`, if one is pooled. Connections the peer has closed (or that
-/// hold unexpected bytes) are discarded.
-pub fn take(addr: SocketAddr) -> Option<TcpStream> {
+/// A live idle connection to `addr`, if one is pooled at `now`. Connections the peer has closed
+/// (or that hold unexpected bytes) are discarded.
+pub fn take(addr: SocketAddr, now: Instant) -> Option<TcpStream> {
     IDLE_CONNS.with(|pool| {
         let mut pool = pool.borrow_mut();
         let conns = pool.get_mut(&addr)?;
         while let Some((conn, since)) = conns.pop() {
-            if since.elapsed() > IDLE {
+            if now.saturating_duration_since(since) > IDLE {
                 continue;
             }
             let mut probe = [0u8; 1];
@@ -42,14 +42,15 @@ pub fn take(addr: SocketAddr) -> Option<TcpStream> {
     })
 }
 
-/// Returns a connection whose last exchange ended cleanly.
-pub fn put(addr: SocketAddr, conn: TcpStream) {
+/// Returns a connection whose last exchange, started at `since`, ended cleanly. Its idle time
+/// counts from the exchange's start: a little early, which only ever drops it sooner.
+pub fn put(addr: SocketAddr, conn: TcpStream, since: Instant) {
     IDLE_CONNS.with(|pool| {
         let mut pool = pool.borrow_mut();
         let conns = pool.entry(addr).or_default();
         if conns.len() >= PER_ADDR {
             conns.remove(0);
         }
-        conns.push((conn, Instant::now()));
+        conns.push((conn, since));
     });
 }
