@@ -196,6 +196,25 @@ pub trait Values {
     }
 }
 
+/// Values for a request whose integration maps nothing: nothing to read, so no request view
+/// is built.
+pub struct NoValues;
+
+impl Values for NoValues {
+    fn request_param(&self, _loc: Location, _name: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+    fn request_body(&self) -> &str {
+        ""
+    }
+    fn stage_variable(&self, _name: &str) -> Option<&str> {
+        None
+    }
+    fn context_variable(&self, _path: &str) -> Option<Cow<'_, str>> {
+        None
+    }
+}
+
 /// Request values for unit tests: the given method request parameters, nothing else.
 #[cfg(test)]
 pub(crate) struct TestParams(pub Vec<(Location, &'static str, &'static str)>);

@@ -195,6 +195,13 @@ impl HttpProxy {
         out
     }
 
+    /// Whether any request parameter is mapped (path, query string or header).
+    pub fn maps_anything(&self) -> bool {
+        !(self.path_params.is_empty()
+            && self.query_params.is_empty()
+            && self.header_params.is_empty())
+    }
+
     /// Mapped headers to set on the upstream request (they replace the client's).
     pub fn mapped_headers<'a>(
         &'a self,
@@ -409,6 +416,34 @@ requestParameters:
         let values = v();
         let h: Vec<_> = p.mapped_headers(&values).collect();
         assert_eq!(h, vec![("headerVar", "mapped-value".to_string())]);
+    }
+
+    /// Without mappings the target is the endpoint's with the client's query, whatever the
+    /// request holds; any one mapping makes the request's values needed.
+    #[test]
+    fn an_unmapped_proxy_needs_no_request_values() {
+        let compile = |extra: &str| {
+            let spec: Spec = serde_yaml::from_str(&format!(
+                "type: HTTP_PROXY\nuri: \"http://127.0.0.1:9/a?x=1\"\n{extra}"
+            ))
+            .unwrap();
+            HttpProxy::compile(&spec).unwrap()
+        };
+        let plain = compile("");
+        assert!(!plain.maps_anything());
+        let ep = plain.endpoint(&BTreeMap::new()).unwrap();
+        let q = Some("testVar=bar");
+        let unmapped = plain.upstream_target(&ep, q, &crate::mapping::NoValues, None);
+        assert_eq!(unmapped, plain.upstream_target(&ep, q, &v(), None));
+        assert_eq!(unmapped, "/a?x=1&testVar=bar");
+        for mapping in [
+            "integration.request.header.h: method.request.header.foobar",
+            "integration.request.querystring.q: method.request.querystring.testVar",
+            "integration.request.path.p: method.request.path.pathVariable",
+        ] {
+            let mapped = compile(&format!("requestParameters:\n  {mapping}\n"));
+            assert!(mapped.maps_anything(), "{mapping}");
+        }
     }
 
     #[test]
