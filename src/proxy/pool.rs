@@ -43,7 +43,8 @@ pub fn take(addr: SocketAddr, now: Instant) -> Option<TcpStream> {
 }
 
 /// Returns a connection whose last exchange, started at `since`, ended cleanly. Its idle time
-/// counts from the exchange's start: a little early, which only ever drops it sooner.
+/// counts from the exchange's start (no clock read here): that only ever drops it sooner, and
+/// a connection whose exchange outlasted the idle limit is not reused.
 pub fn put(addr: SocketAddr, conn: TcpStream, since: Instant) {
     IDLE_CONNS.with(|pool| {
         let mut pool = pool.borrow_mut();

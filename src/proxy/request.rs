@@ -119,20 +119,18 @@ fn prepare_upstream(
 ) {
     let req = session.req_header();
     let (_, query) = req.path_and_query();
-    if !p.maps_anything() {
+    let (target, mapped_headers) = if p.maps_anything() {
+        let view = ctx.view(snap, req, "");
+        let target = p.upstream_target(&up.endpoint, query, &view, None);
+        let mapped = p
+            .mapped_headers(&view)
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        (target, mapped)
+    } else {
         let target = p.upstream_target(&up.endpoint, query, &crate::mapping::NoValues, None);
-        ctx.upstream = Some(PreparedUpstream {
-            target,
-            mapped_headers: Vec::new(),
-        });
-        return;
-    }
-    let view = ctx.view(snap, req, "");
-    let target = p.upstream_target(&up.endpoint, query, &view, None);
-    let mapped_headers = p
-        .mapped_headers(&view)
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        (target, Vec::new())
+    };
     ctx.upstream = Some(PreparedUpstream {
         target,
         mapped_headers,
