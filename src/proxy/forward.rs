@@ -594,10 +594,7 @@ fn parse_head(buf: &[u8], is_head: bool) -> Result<Option<(usize, Head)>, Stop> 
                 resp.append_valid(remapped, h.value);
             }
             None if name.eq_ignore_ascii_case("transfer-encoding") => {
-                chunked |= h
-                    .value
-                    .windows(7)
-                    .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+                chunked |= is_chunked(h.value);
             }
             None if name.eq_ignore_ascii_case("via")
                 || name.eq_ignore_ascii_case("x-amz-apigw-id")

@@ -221,14 +221,13 @@ impl Session {
     /// keep-alive timeout) before sending one. A malformed head is an `InvalidHTTPHeader`
     /// error (answered with 400).
     pub async fn read_request(&mut self) -> Result<bool> {
-        // A fresh head, keeping the last one's header map and line list (emptied) for their
-        // allocations.
+        // A fresh head, keeping the last one's header map (emptied) and line list (`parse_head`
+        // refills it) for their allocations.
         let last = std::mem::take(&mut self.head);
-        let (mut headers, mut lines) = (last.headers, last.lines);
+        let (mut headers, lines) = (last.headers, last.lines);
         // The rest goes now: the read buffer is reused only once no head refers to it.
         drop(last.raw);
         headers.clear();
-        lines.clear();
         self.head.headers = headers;
         self.head.lines = lines;
         self.response = None;
